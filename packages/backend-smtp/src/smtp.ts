@@ -1,0 +1,156 @@
+import {
+  type Backend,
+  type CommonBackendOptions,
+  defineBackend,
+  parseMailbox,
+  providerOptionsFor,
+  type SendResult,
+  TransientError,
+} from '@herald/core';
+import nodemailer, { type Transporter } from 'nodemailer';
+import { z } from 'zod';
+import { recipientStatusOf, toHeraldError } from './_errors';
+import { toMail } from './_mail';
+
+/** Options of {@link smtp} (besides the common backend options: `name`, `defaults`, `concurrency` …). */
+export interface SmtpOptions {
+  /** SMTP server host. @default 'localhost' */
+  host?: string;
+  /** SMTP server port. @default 465 when `secure`, else 587 */
+  port?: number;
+  /** Use TLS from the first byte (port 465). When false, STARTTLS is used if the server offers it. @default false */
+  secure?: boolean;
+  /** Never use STARTTLS, even when offered. @default false */
+  ignoreTLS?: boolean;
+  /** Refuse to send unless STARTTLS succeeds. @default false */
+  requireTLS?: boolean;
+  /** Credentials for SMTP AUTH. `pass` is redacted from every error and log line. */
+  auth?: { user: string; pass: string };
+  /** Keep connections open and reuse them for later messages. @default true */
+  pool?: boolean;
+  /** Most connections the pool opens at once. @default 5 */
+  maxConnections?: number;
+  /** Messages sent over one pooled connection before it is replaced. @default 100 */
+  maxMessages?: number;
+  /** Milliseconds to wait for a connection (and for the greeting). @default 10000 */
+  connectionTimeout?: number;
+  /** Milliseconds of silence after which a connection is dropped. @default 60000 */
+  socketTimeout?: number;
+  /** TLS settings, e.g. `{ rejectUnauthorized: false }` for a server with a self-signed certificate. */
+  tls?: { rejectUnauthorized?: boolean; servername?: string };
+  /** Sender used when neither the notification, the `notify()` call nor `defaults.from` sets one. */
+  from?: string;
+  /** Domain of the generated `Message-ID` (`<deliveryId@domain>`). @default the sender's domain */
+  messageIdDomain?: string;
+  /** Send through this nodemailer transporter instead of creating one (tests, other transports).
+   *  Herald does not close it: its owner does. */
+  transport?: Transporter<unknown>;
+}
+
+const mailbox = z.string().refine((v) => parseMailbox(v) !== null, 'must be an email address such as "Shop <shop@example.org>"');
+const schema = z.object({
+  host: z.string().min(1).default('localhost'),
+  port: z.number().int().min(1).max(65_535).optional(),
+  secure: z.boolean().default(false),
+  ignoreTLS: z.boolean().default(false),
+  requireTLS: z.boolean().default(false),
+  auth: z.object({ user: z.string().min(1), pass: z.string() }).optional(),
+  pool: z.boolean().default(true),
+  maxConnections: z.number().int().positive().default(5),
+  maxMessages: z.number().int().positive().default(100),
+  connectionTimeout: z.number().int().positive().default(10_000),
+  socketTimeout: z.number().int().positive().default(60_000),
+  tls: z.object({ rejectUnauthorized: z.boolean().optional(), servername: z.string().optional() }).optional(),
+  from: mailbox.optional(),
+  messageIdDomain: z.string().min(1).optional(),
+  transport: z
+    .custom<Transporter<unknown>>((v) => typeof (v as { sendMail?: unknown } | null)?.sendMail === 'function', 'must be a nodemailer transporter')
+    .optional(),
+});
+
+/**
+ * Email over SMTP with nodemailer. Formats `html`, `markdown` and `blocks`; attachments (inline too), cc, bcc,
+ * reply-to, custom headers; tags and metadata travel as `X-Herald-Tags` and `X-Herald-Metadata-<key>` headers.
+ * SMTP 4xx and connection failures are retried (`TransientError`), 5xx fail the delivery (`PermanentError`).
+ *
+ * @example
+ * ```ts
+ * import { smtp } from '@herald/backend-smtp';
+ *
+ * const mail = smtp({ host: 'smtp.example.org', port: 587, auth: { user: 'app', pass: process.env.SMTP_PASS! },
+ *   from: 'Shop <shop@example.org>' });
+ * const herald = createHerald({ store, backends: [mail], notifications });
+ * ```
+ */
+export const smtp: (options: SmtpOptions & CommonBackendOptions) => Backend<'email'> = defineBackend({
+  name: 'smtp',
+  package: '@herald/backend-smtp',
+  protocol: 'email',
+  formats: ['html', 'markdown', 'blocks'],
+  options: schema,
+  capabilities: {
+    attachments: true,
+    inlineAttachments: true,
+    cc: true,
+    bcc: true,
+    replyTo: true,
+    headers: true,
+    maxTags: Number.POSITIVE_INFINITY,
+    metadata: true,
+    providerOptions: true,
+  },
+  secrets: (o) => [o.auth?.pass],
+  setup(o, { name }) {
+    const secrets = [o.auth?.pass];
+    const server = `${o.host}:${o.port ?? (o.secure ? 465 : 587)}`;
+    const { transport: injected, from, messageIdDomain, ...connection } = o;
+    const transport: Transporter<unknown> = injected ?? nodemailer.createTransport({ ...connection, pool: o.pool as true });
+    return {
+      async send(message, { signal }): Promise<SendResult> {
+        const mail = { ...toMail(message, name, { from, messageIdDomain }), ...providerOptionsFor({ name, kind: 'smtp' }, message) };
+        let info: SentInfo;
+        try {
+          info = (await abortable(transport.sendMail(mail), signal, name)) as SentInfo;
+        } catch (error) {
+          throw toHeraldError(error, name, server, secrets);
+        }
+        const recipients: NonNullable<SendResult['recipients']> = {};
+        for (const address of info.accepted ?? []) recipients[addressOf(address)] = { status: 'queued', messageId: info.messageId };
+        for (const address of info.rejected ?? []) recipients[addressOf(address)] = { status: 'rejected' };
+        for (const e of info.rejectedErrors ?? []) {
+          if (e.recipient) recipients[e.recipient] = { status: recipientStatusOf(e.responseCode, e.response ?? '') };
+        }
+        return {
+          messageId: info.messageId,
+          recipients,
+          response: { messageId: info.messageId ?? null, response: info.response ?? null, rejected: Object.keys(recipients).filter((r) => recipients[r]?.status !== 'queued') },
+        };
+      },
+      async close() {
+        if (!injected) transport.close();
+      },
+    };
+  },
+});
+
+/** What nodemailer's SMTP transports resolve with (the fields Herald reads). */
+interface SentInfo {
+  messageId?: string;
+  response?: string;
+  accepted?: (string | { address: string })[];
+  rejected?: (string | { address: string })[];
+  rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[];
+}
+
+const addressOf = (a: string | { address: string }) => (typeof a === 'string' ? a : a.address);
+
+/** nodemailer cannot cancel one message of a pool: on abort the attempt ends (and is retried), the socket is left alone. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal, backend: string): Promise<T> {
+  if (!signal.aborted && typeof signal.addEventListener !== 'function') return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new TransientError(`send aborted: ${String(signal.reason ?? 'timeout')}`, { backend }));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

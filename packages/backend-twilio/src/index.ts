@@ -1,0 +1,3 @@
+export { smsSegments, truncateToSegments, type SmsSegments } from './segments';
+export { twilioSignature, verifyTwilioSignature } from './signature';
+export { twilio, type TwilioOptions } from './twilio';

@@ -1,0 +1,229 @@
+import { ConfigError, PermanentError, TransientError, type WebhookRequest } from '@herald/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { twilio, twilioSignature } from '../src';
+import { type Answer, loopback, type RecordedRequest } from './_loopback';
+import { ACCOUNT_SID, AUTH_TOKEN, LoopbackRequestClient, sendContext, smsMessage } from './_fixtures';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((c) => c()));
+});
+
+const created = (req: RecordedRequest): Answer => {
+  const form = new URLSearchParams(req.body);
+  return {
+    status: 201,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      sid: 'SM0123456789abcdef0123456789abcdef',
+      account_sid: ACCOUNT_SID,
+      to: form.get('To'),
+      from: form.get('From'),
+      messaging_service_sid: form.get('MessagingServiceSid'),
+      body: form.get('Body'),
+      status: 'queued',
+      num_segments: '1',
+      direction: 'outbound-api',
+      error_code: null,
+      error_message: null,
+      date_created: 'Mon, 23 Nov 2026 09:40:00 +0000',
+      uri: `/2010-04-01/Accounts/${ACCOUNT_SID}/Messages/SM0123456789abcdef0123456789abcdef.json`,
+    }),
+  };
+};
+
+async function setup(handler: (req: RecordedRequest) => Answer, extra: Partial<Parameters<typeof twilio>[0]> = {}) {
+  const server = await loopback(handler);
+  closers.push(server.close);
+  const backend = twilio({
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    from: '+14155550100',
+    httpClient: new LoopbackRequestClient(server.origin),
+    ...extra,
+  } as Parameters<typeof twilio>[0]);
+  return { server, backend };
+}
+
+const errorAnswer = (status: number, code: number, message: string, headers: Record<string, string> = {}): Answer => ({
+  status,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }),
+});
+
+describe('twilio wire format', () => {
+  it('posts the documented Messages.json form with basic auth and reports segments', async () => {
+    const { server, backend } = await setup(created, { statusCallback: 'https://app.example.org/herald/twilio/tracking' });
+    const result = await backend.send(smsMessage('Your order #42 shipped'), sendContext());
+    expect(server.requests).toHaveLength(1);
+    const req = server.requests[0]!;
+    expect(req.method).toBe('POST');
+    expect(req.url).toBe(`/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`);
+    expect(req.headers.authorization).toBe(`Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`);
+    expect(req.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(Object.fromEntries(new URLSearchParams(req.body))).toEqual({
+      To: '+14155550123',
+      From: '+14155550100',
+      Body: 'Your order #42 shipped',
+      StatusCallback: 'https://app.example.org/herald/twilio/tracking',
+    });
+    expect(result.messageId).toBe('SM0123456789abcdef0123456789abcdef');
+    expect(result.recipients).toEqual({ '+14155550123': { status: 'queued', messageId: 'SM0123456789abcdef0123456789abcdef' } });
+    expect(result.response).toMatchObject({ status: 'queued', segments: 1, encoding: 'GSM-7', units: 22 });
+  });
+
+  it('sends through a messaging service, honours a per-message from and providerOptions', async () => {
+    const { server, backend } = await setup(created, { from: undefined, messagingServiceSid: `MG${'a'.repeat(32)}` });
+    await backend.send(smsMessage('hi'), sendContext());
+    expect(new URLSearchParams(server.requests[0]!.body).get('MessagingServiceSid')).toBe(`MG${'a'.repeat(32)}`);
+    expect(new URLSearchParams(server.requests[0]!.body).has('From')).toBe(false);
+    const { server: s2, backend: b2 } = await setup(created);
+    await b2.send(smsMessage('hi', '+14155550123', { options: { from: 'HERALD', providerOptions: { twilio: { validityPeriod: 600 } } } }), sendContext());
+    const form = new URLSearchParams(s2.requests[0]!.body);
+    expect(form.get('From')).toBe('HERALD');
+    expect(form.get('ValidityPeriod')).toBe('600');
+  });
+
+  it('counts UCS-2 segments and refuses bodies over maxSegments', async () => {
+    const { server, backend } = await setup(created, { maxSegments: 2 });
+    const ucs = await backend.send(smsMessage('Grüße 🙂'), sendContext());
+    expect(ucs.response).toMatchObject({ encoding: 'UCS-2', segments: 1 });
+    const err = await backend.send(smsMessage('🙂'.repeat(100)), sendContext()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(String(err)).toMatch(/4 UCS-2 segments, more than maxSegments \(2\)/);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('truncates instead when onTooLong is truncate', async () => {
+    const { server, backend } = await setup(created, { maxSegments: 1, onTooLong: 'truncate' });
+    const result = await backend.send(smsMessage('a'.repeat(200)), sendContext());
+    const sent = new URLSearchParams(server.requests[0]!.body).get('Body')!;
+    expect(sent).toBe(`${'a'.repeat(157)}...`);
+    expect(result.response).toMatchObject({ segments: 1, units: 160 });
+  });
+
+  it('maps invalid numbers (21211, 21614) to permanent invalid', async () => {
+    for (const code of [21211, 21614]) {
+      const { backend } = await setup(() => errorAnswer(400, code, "The 'To' number +15005550001 is not a valid phone number."));
+      const err = await backend.send(smsMessage('x'), sendContext()).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PermanentError);
+      expect((err as PermanentError).rejectReason).toBe('invalid');
+      expect((err as PermanentError).suppress).toBe(false);
+      expect((err as PermanentError).statusCode).toBe(400);
+      expect(String(err)).toContain(`error ${code}`);
+    }
+  });
+
+  it('maps 21610 (unsubscribed recipient) to permanent + suppress', async () => {
+    const { backend } = await setup(() => errorAnswer(400, 21610, 'Attempt to send to unsubscribed recipient'));
+    const err = (await backend.send(smsMessage('x'), sendContext()).catch((e: unknown) => e)) as PermanentError;
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.rejectReason).toBe('unsubscribed');
+    expect(err.suppress).toBe(true);
+  });
+
+  it('maps 429 / 20429 to transient honouring Retry-After, 5xx to transient', async () => {
+    const { backend } = await setup(() => errorAnswer(429, 20429, 'Too Many Requests', { 'retry-after': '7' }));
+    const err = (await backend.send(smsMessage('x'), sendContext()).catch((e: unknown) => e)) as TransientError;
+    expect(err).toBeInstanceOf(TransientError);
+    expect(err.retryAfterMs).toBe(7000);
+    const { backend: b2 } = await setup(() => ({ status: 503, headers: { 'content-type': 'text/html' }, body: '<html>Service Unavailable</html>' }));
+    const e2 = (await b2.send(smsMessage('x'), sendContext()).catch((e: unknown) => e)) as TransientError;
+    expect(e2).toBeInstanceOf(TransientError);
+    expect(e2.statusCode).toBe(503);
+  });
+
+  it('maps an authentication failure to permanent and never leaks the auth token', async () => {
+    const { backend } = await setup(() => errorAnswer(401, 20003, `Authenticate: bad credentials ${AUTH_TOKEN}`));
+    const err = (await backend.send(smsMessage('x'), sendContext()).catch((e: unknown) => e)) as PermanentError;
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(JSON.stringify({ m: err.message, s: err.stack, r: err.response })).not.toContain(AUTH_TOKEN);
+    expect(err.message).toContain('[redacted]');
+  });
+
+  it('maps a refused connection to transient', async () => {
+    const server = await loopback(created);
+    await server.close();
+    const backend = twilio({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, from: '+14155550100', httpClient: new LoopbackRequestClient(server.origin) });
+    const err = await backend.send(smsMessage('x'), sendContext()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientError);
+    expect(String((err as Error).message)).not.toContain(AUTH_TOKEN);
+  });
+
+  it('stops waiting when the send is aborted', async () => {
+    const { backend } = await setup(created);
+    const ac = new AbortController();
+    ac.abort(new Error('timeout'));
+    await expect(backend.send(smsMessage('x'), sendContext(ac.signal))).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it('validates options at construction', () => {
+    expect(() => twilio({ accountSid: 'AC123', authToken: 't', from: '+14155550100' })).toThrow(ConfigError);
+    expect(() => twilio({ accountSid: ACCOUNT_SID, authToken: 't' })).toThrow(/exactly one of `from` or `messagingServiceSid`/);
+  });
+});
+
+function webhookRequest(url: string, params: Record<string, string>, signature?: string): WebhookRequest {
+  const text = new URLSearchParams(params).toString();
+  const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded' });
+  if (signature !== undefined) headers.set('x-twilio-signature', signature);
+  return { method: 'POST', url: new URL(url), headers, body: new TextEncoder().encode(text), text };
+}
+
+describe('twilio status callback', () => {
+  const publicUrl = 'https://app.example.org/herald/twilio/tracking';
+  const params = {
+    AccountSid: ACCOUNT_SID,
+    ApiVersion: '2010-04-01',
+    From: '+14155550100',
+    MessageSid: 'SM0123456789abcdef0123456789abcdef',
+    MessageStatus: 'delivered',
+    SmsSid: 'SM0123456789abcdef0123456789abcdef',
+    SmsStatus: 'delivered',
+    To: '+14155550123',
+  };
+  const backend = twilio({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, from: '+14155550100', webhookUrl: publicUrl });
+  const tracking = backend.webhooks!.tracking!;
+
+  it('accepts a valid signature over the public URL even when the request URL was rewritten', async () => {
+    const signature = twilioSignature(AUTH_TOKEN, publicUrl, params);
+    expect(await tracking.verify(webhookRequest('http://10.0.0.7:3000/herald/twilio/tracking', params, signature))).toEqual({ ok: true });
+  });
+
+  it('refuses a forged or missing signature', async () => {
+    const forged = twilioSignature('not-the-token', publicUrl, params);
+    expect(await tracking.verify(webhookRequest(publicUrl, params, forged))).toMatchObject({ ok: false, status: 403 });
+    const tampered = twilioSignature(AUTH_TOKEN, publicUrl, params);
+    expect(await tracking.verify(webhookRequest(publicUrl, { ...params, MessageStatus: 'failed' }, tampered))).toMatchObject({ ok: false, status: 403 });
+    expect(await tracking.verify(webhookRequest(publicUrl, params))).toMatchObject({ ok: false, status: 401 });
+  });
+
+  it('uses the request URL when no public URL is configured', async () => {
+    const plain = twilio({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, from: '+14155550100' });
+    const url = 'https://app.example.org/hooks/twilio/tracking?tenant=7';
+    const signature = twilioSignature(AUTH_TOKEN, url, params);
+    expect(await plain.webhooks!.tracking!.verify(webhookRequest(url, params, signature))).toEqual({ ok: true });
+  });
+
+  it('maps statuses to tracking events keyed by MessageSid + status', async () => {
+    const events = async (extra: Record<string, string>) => tracking.parse(webhookRequest(publicUrl, { ...params, ...extra }));
+    const [delivered] = await events({});
+    expect(delivered).toMatchObject({
+      eventType: 'delivered',
+      eventId: 'SM0123456789abcdef0123456789abcdef:delivered',
+      messageId: 'SM0123456789abcdef0123456789abcdef',
+      recipient: '+14155550123',
+    });
+    expect((await events({ MessageStatus: 'queued' }))[0]!.eventType).toBe('queued');
+    expect((await events({ MessageStatus: 'sent' }))[0]!.eventType).toBe('sent');
+    expect((await events({ MessageStatus: 'undelivered', ErrorCode: '30005' }))[0]).toMatchObject({ eventType: 'bounced', rejectReason: 'invalid', mtaResponse: '30005' });
+    expect((await events({ MessageStatus: 'undelivered', ErrorCode: '30006' }))[0]).toMatchObject({ eventType: 'bounced', rejectReason: 'invalid' });
+    expect((await events({ MessageStatus: 'undelivered', ErrorCode: '30003' }))[0]).toMatchObject({ eventType: 'failed', rejectReason: 'other' });
+    expect((await events({ MessageStatus: 'failed', ErrorCode: '30007' }))[0]).toMatchObject({ eventType: 'rejected', rejectReason: 'spam' });
+    expect((await events({ MessageStatus: 'failed', ErrorCode: '21610' }))[0]).toMatchObject({ eventType: 'unsubscribed' });
+  });
+
+  it('rejects a body that is not a status callback', async () => {
+    await expect(async () => tracking.parse(webhookRequest(publicUrl, { Body: 'hello' }))).rejects.toThrow(/MessageSid/);
+  });
+});

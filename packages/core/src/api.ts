@@ -1,0 +1,180 @@
+import type { Duration, Notification, NotificationInput, Recipient } from './notification';
+import type { Protocol } from './protocols';
+import type {
+  Attempt,
+  Backend,
+  Delivery,
+  DeliveryCounts,
+  DeliveryFilter,
+  DeliveryStatus,
+  InboundEvent,
+  Logger,
+  RenderedContent,
+  SendOptions,
+  SkipReason,
+  Store,
+  StoredTrackingEvent,
+  Suppression,
+  TrackingEvent,
+} from './types';
+
+/** A contact configured once that receives notifications too (django-vox site contacts). */
+export interface SiteContact {
+  name?: string;
+  protocol: Protocol;
+  address: string;
+  backend?: string;
+  /** Whitelist: only these notification ids. */
+  only?: string[];
+  /** Blacklist: every notification but these ids. */
+  except?: string[];
+}
+
+/** Backoff between attempts (bullmq's shape). A function gets the attempt number (1 = first retry). */
+export type BackoffOptions =
+  | { type: 'exponential'; delay: Duration; maxDelay?: Duration; jitter?: 'full' | 'none' }
+  | { type: 'fixed'; delay: Duration; jitter?: 'full' | 'none' }
+  | ((attempt: number, error: unknown) => number);
+
+export interface RetryOptions {
+  /** Attempts before a delivery fails. @default 8 */
+  maxAttempts?: number;
+  /** No attempt starts after this age. @default '24h' */
+  maxAge?: Duration;
+  /** @default { type: 'exponential', delay: '2s', maxDelay: '1h', jitter: 'full' } */
+  backoff?: BackoffOptions;
+}
+
+export interface HeraldOptions {
+  store: Store;
+  backends: Backend[];
+  notifications: Notification[];
+  /** Folder of template files `<notification>/<backend-or-protocol>.<format>.hbs`. */
+  templatesDir?: string;
+  siteContacts?: SiteContact[];
+  /** How to pick among several backends of one protocol. @default 'failover' */
+  routing?: Partial<Record<Protocol, 'failover' | 'round-robin'>>;
+  retry?: RetryOptions;
+  /** Structured logger; `false` silences Herald. @default warnings and errors to the console */
+  logger?: Logger | false;
+  webhooks?: {
+    /** Largest accepted webhook body in bytes (413 beyond). @default 1_048_576 */
+    maxBodyBytes?: number;
+  };
+}
+
+export interface NotifyOptions {
+  /** Enqueue inside the caller's own transaction (store-specific handle, e.g. a pg client inside BEGIN). */
+  transaction?: unknown;
+  /** Send options for this call, merged over the notification's and the backend's defaults. */
+  options?: SendOptions;
+}
+
+export interface SkippedContact {
+  recipientId: string | null;
+  protocol: string;
+  address: string;
+  backend: string | null;
+  reason: SkipReason;
+  /** Set when the skip was recorded as a delivery row. */
+  deliveryId: string | null;
+}
+
+export interface NotifyResult {
+  batchId: string;
+  /** The queued deliveries. */
+  deliveries: Delivery[];
+  /** Every contact that got no delivery, with the reason. */
+  skipped: SkippedContact[];
+}
+
+/** One channel's rendered message, as `preview()` returns it. */
+export interface PreviewMessage {
+  /** The backend name or protocol the template was written for. */
+  channel: string;
+  backend: string | null;
+  protocol: Protocol;
+  content: RenderedContent;
+}
+
+export interface WorkerOptions {
+  /** Sends in flight at once. @default 8 */
+  concurrency?: number;
+  /** How long a claim holds before another worker may reclaim it. @default '5m' */
+  lease?: Duration;
+  /** Longest a single send may take before it is aborted and retried. @default '60s' */
+  sendTimeout?: Duration;
+  /** Fallback poll interval when the store has no wake-up. @default '1s' */
+  pollInterval?: Duration;
+  /** Unique worker id (appears in the attempt log). @default host-pid-random */
+  id?: string;
+}
+
+export interface HeraldWorker {
+  readonly id: string;
+  readonly running: boolean;
+  /** Stop claiming, finish sends in flight, give back claimed-but-unsent deliveries. */
+  stop(): Promise<void>;
+}
+
+export interface DrainResult {
+  sent: number;
+  failed: number;
+  retrying: number;
+}
+
+export interface DeliveryChange {
+  from: DeliveryStatus | null;
+  to: DeliveryStatus;
+}
+
+export interface HeraldEvents {
+  delivery: (delivery: Delivery, change: DeliveryChange) => void;
+  tracking: (event: TrackingEvent, delivery: Delivery | null) => void | Promise<void>;
+  inbound: (event: InboundEvent, backend: string) => void | Promise<void>;
+  error: (error: unknown) => void;
+}
+
+export interface Herald {
+  /**
+   * Fan out, filter, render and enqueue one notification for these recipients — all in one store transaction.
+   * Throws `ValidationError` (bad data or contact), `TemplateError`, `UnsupportedFeatureError` or
+   * `RequiredNotificationError`; nothing of a failed call is stored.
+   */
+  notify<N extends Notification>(notification: N, data: NotificationInput<N>, recipients: readonly Recipient[], options?: NotifyOptions): Promise<NotifyResult>;
+  /** Render every channel's message without sending. */
+  preview<N extends Notification>(notification: N, data: NotificationInput<N>, options?: { recipient?: { id?: string; name?: string } }): Promise<PreviewMessage[]>;
+  /** Start a worker in this process. */
+  worker(options?: WorkerOptions): HeraldWorker;
+  /** Send everything due now and wait until nothing is due or in flight (scripts and tests). */
+  drain(options?: Omit<WorkerOptions, 'id'>): Promise<DrainResult>;
+  /** Send a failed (or finished) delivery again with a fresh attempt budget. */
+  redeliver(deliveryId: string): Promise<Delivery>;
+  on<E extends keyof HeraldEvents>(event: E, listener: HeraldEvents[E]): () => void;
+  readonly webhooks: {
+    /** Route `/<backend>/tracking` and `/<backend>/inbound` (Fetch API). Mount under any prefix. */
+    handle(request: Request): Promise<Response>;
+  };
+  readonly deliveries: {
+    get(id: string): Promise<Delivery | null>;
+    list(filter?: DeliveryFilter): Promise<Delivery[]>;
+    count(filter?: Omit<DeliveryFilter, 'status' | 'limit' | 'before'>): Promise<DeliveryCounts>;
+    attempts(id: string): Promise<Attempt[]>;
+    events(id: string): Promise<StoredTrackingEvent[]>;
+  };
+  readonly preferences: {
+    get(key: string): Promise<string[]>;
+    set(key: string, optOut: readonly string[]): Promise<void>;
+  };
+  readonly suppressions: {
+    add(protocol: Protocol, address: string, reason: string): Promise<void>;
+    remove(protocol: Protocol, address: string): Promise<boolean>;
+    check(protocol: Protocol, address: string): Promise<Suppression | null>;
+  };
+  /** Delete finished deliveries older than this (with their attempts and events). */
+  prune(options: { olderThan: Duration | Date; batchSize?: number }): Promise<number>;
+  readonly store: Store;
+  readonly backends: readonly Backend[];
+  /** Stop workers, close backends and the store. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,205 @@
+import { z } from 'zod';
+import { ConfigError, UnsupportedFeatureError } from './errors';
+import type { Protocol } from './protocols';
+import type {
+  Backend,
+  Capabilities,
+  InboundWebhook,
+  OutboundMessage,
+  SendContext,
+  SendOptions,
+  SendResult,
+  TemplateFormat,
+  TrackingWebhook,
+} from './types';
+import { formatZodIssues } from './_zod';
+
+/** Options every backend accepts besides its own. */
+export interface CommonBackendOptions {
+  /** Instance name; defaults to the backend kind. Two backends of one kind need distinct names. */
+  name?: string;
+  /** Drop unsupported features instead of raising `UnsupportedFeatureError` (anymail's IGNORE_UNSUPPORTED_FEATURES). @default false */
+  ignoreUnsupportedFeatures?: boolean;
+  /** Mark as a test sink that may receive reserved test addresses (`.test`, `example.com` …). @default false */
+  test?: boolean;
+  /** Most sends in flight at once for this backend in one worker. @default unlimited (worker concurrency) */
+  concurrency?: number;
+  /** Sends per second, shared across every worker using the same store. */
+  rateLimit?: { perSecond: number };
+  /** Default send options (from, reply-to, headers, tags …) merged under each message's. */
+  defaults?: SendOptions;
+}
+
+const commonSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes').optional(),
+  ignoreUnsupportedFeatures: z.boolean().optional(),
+  test: z.boolean().optional(),
+  concurrency: z.number().int().positive().optional(),
+  rateLimit: z.object({ perSecond: z.number().positive() }).optional(),
+  defaults: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** What a backend's `setup` returns: the send function and optional extras. */
+export interface BackendImplementation {
+  send(message: OutboundMessage, context: SendContext): Promise<SendResult>;
+  validateAddress?(address: string): string | null;
+  webhooks?: { tracking?: TrackingWebhook; inbound?: InboundWebhook };
+  close?(): Promise<void>;
+}
+
+export interface BackendSetupContext {
+  /** The instance name. */
+  name: string;
+  ignoreUnsupportedFeatures: boolean;
+}
+
+/** How a backend package describes itself to core. */
+export interface BackendDefinition<P extends Protocol, S extends z.ZodType> {
+  /** The backend kind, e.g. `postmark`. */
+  name: string;
+  /** npm package, named in "install it" errors. */
+  package?: string;
+  protocol: P;
+  /** Template formats it renders, preferred first. */
+  formats: readonly TemplateFormat[];
+  /** zod schema of its own options (validated when the factory is called). */
+  options: S;
+  capabilities?: Partial<Capabilities>;
+  /** Escape applied to data values rendered into `text` templates. */
+  escapeText?: (value: string) => string;
+  /** The option values that are secrets (redacted from every error and log line). */
+  secrets?: (options: z.output<S>) => readonly (string | undefined | null)[];
+  setup(options: z.output<S>, context: BackendSetupContext): BackendImplementation;
+}
+
+export const DEFAULT_CAPABILITIES: Capabilities = {
+  attachments: false,
+  inlineAttachments: false,
+  cc: false,
+  bcc: false,
+  replyTo: false,
+  headers: false,
+  maxTags: 0,
+  metadata: false,
+  sendAt: false,
+  trackOpens: false,
+  trackClicks: false,
+  providerOptions: false,
+  tracking: [],
+  inbound: false,
+};
+
+/** Options a backend factory accepts: its own plus {@link CommonBackendOptions}. */
+export type BackendOptions<S extends z.ZodType> = string extends keyof z.input<S> ? CommonBackendOptions : z.input<S> & CommonBackendOptions;
+
+/**
+ * Define a backend plugin. Returns a factory that validates options at start-up and builds a {@link Backend}.
+ *
+ * @example
+ * ```ts
+ * export const smtp = defineBackend({
+ *   name: 'smtp', protocol: 'email', formats: ['html', 'markdown', 'blocks'],
+ *   options: z.object({ host: z.string(), port: z.number() }),
+ *   capabilities: { attachments: true },
+ *   setup: (opts) => ({ async send(message) { ...; return { messageId } } }),
+ * });
+ * const backend = smtp({ host: '127.0.0.1', port: 2525 });
+ * ```
+ */
+export function defineBackend<P extends Protocol, S extends z.ZodType>(
+  definition: BackendDefinition<P, S>,
+): (options: BackendOptions<S>) => Backend<P> {
+  return function createBackend(input: BackendOptions<S>): Backend<P> {
+    const raw = (input ?? {}) as Record<string, unknown>;
+    const { name, ignoreUnsupportedFeatures, test, concurrency, rateLimit, defaults, ...own } = raw;
+    const label = typeof name === 'string' ? name : definition.name;
+    const common = commonSchema.safeParse({ name, ignoreUnsupportedFeatures, test, concurrency, rateLimit, defaults });
+    if (!common.success) {
+      throw new ConfigError(`invalid options:${formatZodIssues(common.error, 'options')}`, {
+        backend: label,
+        field: common.error.issues[0]?.path.join('.'),
+      });
+    }
+    const parsed = definition.options.safeParse(own);
+    if (!parsed.success) {
+      throw new ConfigError(`invalid options:${formatZodIssues(parsed.error, 'options')}`, {
+        backend: label,
+        field: parsed.error.issues[0]?.path.join('.'),
+      });
+    }
+    const options = parsed.data as z.output<S>;
+    const ignore = ignoreUnsupportedFeatures === true;
+    const impl = definition.setup(options, { name: label, ignoreUnsupportedFeatures: ignore });
+    const secrets = (definition.secrets?.(options) ?? []).filter((s): s is string => typeof s === 'string' && s.length > 0);
+    const backend: Backend<P> = {
+      name: label,
+      kind: definition.name,
+      protocol: definition.protocol,
+      formats: definition.formats,
+      capabilities: { ...DEFAULT_CAPABILITIES, ...definition.capabilities },
+      ignoreUnsupportedFeatures: ignore,
+      test: test === true,
+      concurrency: concurrency as number | undefined,
+      rateLimit: rateLimit as { perSecond: number } | undefined,
+      escapeText: definition.escapeText,
+      defaults: (defaults ?? {}) as SendOptions,
+      send: impl.send,
+      webhooks: impl.webhooks,
+      secrets,
+    };
+    if (impl.validateAddress) backend.validateAddress = impl.validateAddress;
+    if (impl.close) backend.close = impl.close;
+    return backend;
+  };
+}
+
+/**
+ * anymail's unsupported-feature rule in one place: raise `UnsupportedFeatureError`, or — when the backend ignores
+ * unsupported features — return without raising so the caller drops the feature.
+ */
+export function unsupportedFeature(backend: Pick<Backend, 'name' | 'ignoreUnsupportedFeatures'>, feature: string): void {
+  if (!backend.ignoreUnsupportedFeatures) throw new UnsupportedFeatureError(backend.name, feature);
+}
+
+/**
+ * Check a message against the backend's capabilities. Unsupported features raise, or are removed from the
+ * returned copy when the backend ignores unsupported features (too many tags keep the first ones).
+ */
+export function applyCapabilities(backend: Backend, message: OutboundMessage): OutboundMessage {
+  const caps = backend.capabilities;
+  const options: SendOptions = { ...message.options };
+  let attachments = message.attachments;
+  const drop = (feature: string, key: keyof SendOptions) => {
+    unsupportedFeature(backend, feature);
+    delete options[key];
+  };
+  if (attachments.length && !caps.attachments) {
+    unsupportedFeature(backend, 'attachments');
+    attachments = [];
+  }
+  if (attachments.some((a) => a.contentId) && !caps.inlineAttachments) {
+    unsupportedFeature(backend, 'inline attachments');
+    attachments = attachments.filter((a) => !a.contentId);
+  }
+  if (options.cc?.length && !caps.cc) drop('cc', 'cc');
+  if (options.bcc?.length && !caps.bcc) drop('bcc', 'bcc');
+  if (options.replyTo?.length && !caps.replyTo) drop('reply-to', 'replyTo');
+  if (options.headers && Object.keys(options.headers).length && !caps.headers) drop('custom headers', 'headers');
+  if (options.metadata && Object.keys(options.metadata).length && !caps.metadata) drop('metadata', 'metadata');
+  if (options.sendAt && !caps.sendAt) drop('sendAt (scheduled send)', 'sendAt');
+  if (options.trackOpens !== undefined && !caps.trackOpens) drop('trackOpens', 'trackOpens');
+  if (options.trackClicks !== undefined && !caps.trackClicks) drop('trackClicks', 'trackClicks');
+  if (options.tags?.length && options.tags.length > caps.maxTags) {
+    unsupportedFeature(backend, caps.maxTags === 0 ? 'tags' : caps.maxTags === 1 ? 'multiple tags' : `more than ${caps.maxTags} tags`);
+    options.tags = options.tags.slice(0, caps.maxTags);
+    if (!options.tags.length) delete options.tags;
+  }
+  const extra = options.providerOptions?.[backend.name] ?? options.providerOptions?.[backend.kind];
+  if (extra && Object.keys(extra).length && !caps.providerOptions) drop('providerOptions', 'providerOptions');
+  return { ...message, options, attachments };
+}
+
+/** The provider options addressed to this backend (by instance name, then kind). */
+export function providerOptionsFor(backend: Pick<Backend, 'name' | 'kind'>, message: OutboundMessage): Record<string, unknown> {
+  return (message.options.providerOptions?.[backend.name] ?? message.options.providerOptions?.[backend.kind] ?? {}) as Record<string, unknown>;
+}

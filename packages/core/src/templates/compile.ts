@@ -1,0 +1,203 @@
+import { compile as compileHtmlToText } from 'html-to-text';
+import { Marked } from 'marked';
+import { TemplateError } from '../errors';
+import type { JsonObject, JsonValue, ParamsSource, RenderedContent, TemplateFormat, TemplateSpec } from '../types';
+import { compile, escapeHtml, escapeMarkdown, lineOf, messageOf, type RenderFn, wrapStrings } from './_handlebars';
+import { parseParamsLines } from './params';
+
+export interface TemplateLocation {
+  notification: string;
+  /** Backend name or protocol the template was written for. */
+  channel: string;
+  /** Source file, for templates loaded from a folder. */
+  file?: string;
+  /** Escape for data rendered into `text` templates (a backend's `escapeText`, e.g. Slack mrkdwn). */
+  escapeText?: (value: string) => string;
+}
+
+/** The per-delivery values templates see besides the notification's data. */
+export interface RenderScope {
+  data: Record<string, unknown>;
+  recipient: { id?: string; name?: string };
+  contact: { protocol: string; address: string };
+  /** Memo of escaped copies of `data`, shared by every render of one `notify()` call. */
+  memo?: Map<unknown, unknown>;
+}
+
+export interface CompiledTemplate {
+  readonly format: TemplateFormat;
+  readonly location: TemplateLocation;
+  render(scope: RenderScope): RenderedContent;
+}
+
+const htmlToText = compileHtmlToText({
+  wordwrap: 78,
+  selectors: [
+    { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
+    { selector: 'img', format: 'skip' },
+  ],
+});
+const markdown = new Marked({ gfm: true, async: false });
+
+const BLOCK = /\{\{#block\s+["'](subject|text|html)["']\s*\}\}([\s\S]*?)\{\{\/block\}\}/g;
+
+const mdEscape = (s: string) => escapeMarkdown(escapeHtml(s));
+
+/**
+ * Compile a template spec now (syntax errors raise a {@link TemplateError} naming the notification, channel and line).
+ *
+ * Formats:
+ * - `html`: body → HTML (data HTML-escaped), text part generated from it.
+ * - `markdown`: body → Markdown (data escaped for HTML and Markdown) → HTML via marked, text part generated.
+ * - `blocks`: `{{#block "subject"}}…{{/block}}`, `text` and `html` blocks in one source; no blocks = all text.
+ * - `params`: `key: value` lines or an object of templates → an object (nothing escaped: it becomes JSON).
+ * - `text`: plain text (data escaped only with the backend's `escapeText`).
+ */
+export function compileTemplate(spec: TemplateSpec, location: TemplateLocation): CompiledTemplate {
+  const fail = (error: unknown): never => {
+    throw new TemplateError(messageOf(error), { ...location, line: lineOf(error) }, { cause: error });
+  };
+  const tryCompile = (source: string, escape: boolean): RenderFn => {
+    try {
+      return compile(source, escape);
+    } catch (error) {
+      return fail(error);
+    }
+  };
+  const run = (fn: RenderFn, context: unknown): string => {
+    try {
+      return fn(context);
+    } catch (error) {
+      return fail(error);
+    }
+  };
+  const contextOf = (scope: RenderScope, escape?: (s: string) => string): Record<string, unknown> => {
+    if (!escape) return { ...scope.data, recipient: scope.recipient, contact: scope.contact };
+    let data = scope.memo?.get(escape) as Record<string, unknown> | undefined;
+    if (!data) {
+      data = wrapStrings(scope.data, escape) as Record<string, unknown>;
+      scope.memo?.set(escape, data);
+    }
+    return { ...data, recipient: wrapStrings(scope.recipient, escape), contact: scope.contact };
+  };
+
+  const subject = spec.subject === undefined ? undefined : tryCompile(spec.subject, false);
+  const renderSubject = (scope: RenderScope) => (subject ? oneLine(run(subject, contextOf(scope))) : undefined);
+  const stringBody = (): string => {
+    if (typeof spec.body !== 'string') {
+      throw new TemplateError(`format "${spec.format}" needs a string body`, location);
+    }
+    return spec.body;
+  };
+  const { format } = spec;
+
+  switch (format) {
+    case 'html': {
+      const body = tryCompile(stringBody(), true);
+      return {
+        format,
+        location,
+        render(scope) {
+          const html = run(body, contextOf(scope));
+          return withSubject({ format, html, text: htmlToText(html) }, renderSubject(scope));
+        },
+      };
+    }
+    case 'markdown': {
+      const body = tryCompile(stringBody(), true);
+      return {
+        format,
+        location,
+        render(scope) {
+          const source = run(body, contextOf(scope, mdEscape));
+          const html = markdown.parse(source) as string;
+          return withSubject({ format, html, text: htmlToText(html) }, renderSubject(scope));
+        },
+      };
+    }
+    case 'blocks': {
+      const source = stringBody();
+      const blocks: Partial<Record<'subject' | 'text' | 'html', RenderFn>> = {};
+      for (const m of source.matchAll(BLOCK)) {
+        const name = m[1] as 'subject' | 'text' | 'html';
+        blocks[name] = tryCompile(m[2]!.trim(), name === 'html');
+      }
+      if (!blocks.text && !blocks.html) blocks.text = tryCompile(source.trim(), false);
+      return {
+        format,
+        location,
+        render(scope) {
+          const ctx = contextOf(scope);
+          const html = blocks.html ? run(blocks.html, ctx).trim() : undefined;
+          const text = blocks.text ? run(blocks.text, ctx).trim() : html !== undefined ? htmlToText(html) : undefined;
+          const subjectText = blocks.subject ? oneLine(run(blocks.subject, ctx)) : renderSubject(scope);
+          const out: RenderedContent = { format };
+          if (text !== undefined) out.text = text;
+          if (html !== undefined) out.html = html;
+          return withSubject(out, subjectText);
+        },
+      };
+    }
+    case 'params': {
+      const tree: ParamsSource = typeof spec.body === 'string' ? parseParamsLines(spec.body) : spec.body;
+      const compiled = compileTree(tree, (s) => tryCompile(s, false));
+      return {
+        format,
+        location,
+        render(scope) {
+          const ctx = contextOf(scope);
+          const params = renderTree(compiled, (fn) => run(fn, ctx)) as JsonObject;
+          return withSubject({ format, params }, renderSubject(scope));
+        },
+      };
+    }
+    case 'text': {
+      const escape = location.escapeText;
+      const body = tryCompile(stringBody(), escape !== undefined);
+      return {
+        format,
+        location,
+        render(scope) {
+          const text = run(body, contextOf(scope, escape)).trim();
+          return withSubject({ format, text }, renderSubject(scope));
+        },
+      };
+    }
+    default:
+      throw new TemplateError(`unknown format "${String(format)}"; use html, markdown, blocks, params or text`, location);
+  }
+}
+
+function withSubject(content: RenderedContent, subject: string | undefined): RenderedContent {
+  if (subject !== undefined) content.subject = subject;
+  return content;
+}
+
+/** Subjects are one line (django-vox replaces newlines with spaces). */
+function oneLine(value: string): string {
+  return value.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+type CompiledTree = RenderFn | JsonValue | CompiledTree[] | { [key: string]: CompiledTree };
+
+function compileTree(node: unknown, compileLeaf: (s: string) => RenderFn): CompiledTree {
+  if (typeof node === 'string') return node.includes('{{') ? compileLeaf(node) : node;
+  if (Array.isArray(node)) return node.map((n) => compileTree(n, compileLeaf));
+  if (node && typeof node === 'object') {
+    const out: Record<string, CompiledTree> = {};
+    for (const [k, v] of Object.entries(node)) out[k] = compileTree(v, compileLeaf);
+    return out;
+  }
+  return node as JsonValue;
+}
+
+function renderTree(node: CompiledTree, render: (fn: RenderFn) => string): JsonValue {
+  if (typeof node === 'function') return render(node);
+  if (Array.isArray(node)) return node.map((n) => renderTree(n, render));
+  if (node && typeof node === 'object') {
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(node)) out[k] = renderTree(v, render);
+    return out;
+  }
+  return node;
+}

@@ -1,0 +1,3 @@
+export { compileTemplate, type CompiledTemplate, type TemplateLocation } from './compile';
+export { loadTemplatesDir, type TemplateFile } from './files';
+export { parseParamsLines } from './params';

@@ -1,0 +1,4 @@
+export * from './backend-suite';
+export * from './capture-backend';
+export * from './store-suite';
+export * from './memory-store';

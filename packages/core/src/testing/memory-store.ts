@@ -1,0 +1,429 @@
+import { normalizeAddress, type Protocol } from '../protocols';
+import { canAdvance, FINISHED_STATUSES } from '../status';
+import type {
+  Attempt,
+  AttemptOutcome,
+  ClaimOptions,
+  Delivery,
+  DeliveryCounts,
+  DeliveryFilter,
+  DeliveryStatus,
+  EnqueueResult,
+  InboundEvent,
+  NewDelivery,
+  RecordEventResult,
+  Store,
+  StoredTrackingEvent,
+  Suppression,
+  TrackingEvent,
+} from '../types';
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Store name reported as `store.name`.
+   * @default 'memory'
+   */
+  name?: string;
+}
+
+interface Row extends Delivery {
+  dedupeAddress: string | null;
+}
+
+const FINISHED = new Set<DeliveryStatus>(FINISHED_STATUSES);
+const ACTIVE = new Set<DeliveryStatus>(['queued', 'retrying', 'sending']);
+
+function eventKey(backend: string, eventId: string): string {
+  return `${backend}\u0000${eventId}`;
+}
+
+function toDelivery(row: Row): Delivery {
+  const { dedupeAddress: _dedupeAddress, ...delivery } = row;
+  return structuredClone(delivery);
+}
+
+function matches(row: Row, filter: DeliveryFilter): boolean {
+  if (filter.status !== undefined) {
+    const wanted: readonly DeliveryStatus[] = typeof filter.status === 'string' ? [filter.status] : filter.status;
+    if (!wanted.includes(row.status)) return false;
+  }
+  if (filter.notification !== undefined && row.notification !== filter.notification) return false;
+  if (filter.backend !== undefined && row.backend !== filter.backend) return false;
+  if (filter.recipientId !== undefined && row.recipientId !== filter.recipientId) return false;
+  if (filter.address !== undefined && row.address !== filter.address) return false;
+  if (filter.batchId !== undefined && row.batchId !== filter.batchId) return false;
+  if (filter.before !== undefined && row.createdAt.getTime() >= filter.before.getTime()) return false;
+  return true;
+}
+
+function byDue(a: Row, b: Row): number {
+  const d = (a.nextAttemptAt?.getTime() ?? 0) - (b.nextAttemptAt?.getTime() ?? 0);
+  if (d !== 0) return d;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * An in-memory {@link Store} for unit tests and local experiments. It passes the shared conformance suite,
+ * keeps everything in one process, and loses everything on exit. A sending delivery's `nextAttemptAt` is its
+ * lease expiry, as in the SQL stores.
+ *
+ * @example
+ * ```ts
+ * import { createHerald } from '@herald/core';
+ * import { memoryStore } from '@herald/core/testing';
+ *
+ * const herald = createHerald({ store: memoryStore(), backends: [testBackend()], notifications: [welcome] });
+ * ```
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): Store {
+  const deliveries = new Map<string, Row>();
+  const attemptLog = new Map<string, Attempt[]>();
+  const trackingEvents = new Map<string, StoredTrackingEvent>();
+  const inbound = new Map<string, { event: InboundEvent; receivedAt: Date }>();
+  const optOuts = new Map<string, string[]>();
+  const suppressions = new Map<string, Suppression>();
+  const rates = new Map<string, { tokens: number; at: number }>();
+  const listeners = new Set<() => void>();
+
+  function notify(): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener();
+      } catch {
+        // A failing listener must not fail the write that already happened.
+      }
+    }
+  }
+
+  function isDuplicate(row: NewDelivery): boolean {
+    if (row.dedupeKey === null) return false;
+    const since = row.dedupeSince?.getTime() ?? Number.NEGATIVE_INFINITY;
+    for (const other of deliveries.values()) {
+      if (
+        other.dedupeKey === row.dedupeKey &&
+        other.dedupeAddress === row.dedupeAddress &&
+        other.status !== 'failed' &&
+        other.status !== 'skipped' &&
+        other.createdAt.getTime() >= since
+      ) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  return {
+    name: options.name ?? 'memory',
+
+    async migrate() {},
+
+    async enqueue(rows) {
+      const ids = new Set<string>();
+      for (const row of rows) {
+        if (ids.has(row.id) || deliveries.has(row.id)) {
+          throw new Error(`[herald] [memory] delivery id ${row.id} already exists; nothing was enqueued`);
+        }
+        ids.add(row.id);
+      }
+      const result: EnqueueResult = { duplicates: [] };
+      let queued = false;
+      for (const input of rows) {
+        const row: Row = {
+          id: input.id,
+          batchId: input.batchId,
+          notification: input.notification,
+          category: input.category,
+          recipientId: input.recipientId,
+          protocol: input.protocol,
+          address: input.address,
+          backend: input.backend,
+          status: input.status,
+          skipReason: input.skipReason,
+          dedupeKey: input.dedupeKey,
+          dedupeAddress: input.dedupeAddress,
+          attempts: 0,
+          maxAttempts: input.maxAttempts,
+          providerMessageId: null,
+          lastError: null,
+          message: structuredClone(input.message),
+          createdAt: new Date(input.createdAt),
+          updatedAt: new Date(input.createdAt),
+          nextAttemptAt: input.status === 'queued' ? new Date(input.nextAttemptAt ?? input.createdAt) : null,
+          expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+          leaseOwner: null,
+          leaseUntil: null,
+          sentAt: null,
+        };
+        if (row.status === 'queued' && isDuplicate(input)) {
+          row.status = 'skipped';
+          row.skipReason = 'duplicate';
+          row.nextAttemptAt = null;
+          result.duplicates.push(row.id);
+        }
+        if (row.status === 'queued') queued = true;
+        deliveries.set(row.id, row);
+      }
+      if (queued) notify();
+      return result;
+    },
+
+    async claim(opts: ClaimOptions) {
+      const now = opts.now ?? new Date();
+      const due = [...deliveries.values()]
+        .filter(
+          (row) =>
+            ACTIVE.has(row.status) &&
+            row.nextAttemptAt !== null &&
+            row.nextAttemptAt.getTime() <= now.getTime() &&
+            (opts.backends === undefined || (row.backend !== null && opts.backends.includes(row.backend))),
+        )
+        .sort(byDue)
+        .slice(0, Math.max(0, opts.limit));
+      const leaseUntil = new Date(now.getTime() + opts.leaseMs);
+      for (const row of due) {
+        row.status = 'sending';
+        row.leaseOwner = opts.owner;
+        row.leaseUntil = new Date(leaseUntil);
+        row.nextAttemptAt = new Date(leaseUntil);
+        row.attempts += 1;
+        row.updatedAt = new Date(now);
+      }
+      return due.map(toDelivery);
+    },
+
+    async finish(id: string, owner: string, outcome: AttemptOutcome) {
+      const row = deliveries.get(id);
+      if (!row || row.status !== 'sending' || row.leaseOwner !== owner) return false;
+      const list = attemptLog.get(id) ?? [];
+      list.push(structuredClone({ ...outcome.attempt, deliveryId: id }));
+      attemptLog.set(id, list);
+      row.leaseOwner = null;
+      row.leaseUntil = null;
+      row.updatedAt = new Date();
+      if (outcome.status === 'sent') {
+        row.status = 'sent';
+        row.providerMessageId = outcome.providerMessageId;
+        row.sentAt = new Date(outcome.attempt.startedAt.getTime() + outcome.attempt.durationMs);
+        row.lastError = null;
+        row.nextAttemptAt = null;
+      } else if (outcome.status === 'retrying') {
+        row.status = 'retrying';
+        row.lastError = outcome.error;
+        row.nextAttemptAt = new Date(outcome.nextAttemptAt);
+      } else {
+        row.status = 'failed';
+        row.lastError = outcome.error;
+        row.nextAttemptAt = null;
+      }
+      if (outcome.status === 'retrying') notify();
+      return true;
+    },
+
+    async release(ids, owner) {
+      const now = new Date();
+      let released = false;
+      for (const id of ids) {
+        const row = deliveries.get(id);
+        if (!row || row.status !== 'sending' || row.leaseOwner !== owner) continue;
+        row.attempts = Math.max(0, row.attempts - 1);
+        row.status = row.attempts > 0 ? 'retrying' : 'queued';
+        row.leaseOwner = null;
+        row.leaseUntil = null;
+        row.nextAttemptAt = new Date(now);
+        row.updatedAt = new Date(now);
+        released = true;
+      }
+      if (released) notify();
+    },
+
+    async requeue(id, opts) {
+      const row = deliveries.get(id);
+      if (!row) return null;
+      if (row.status === 'sending') return toDelivery(row);
+      row.status = 'queued';
+      row.skipReason = null;
+      row.attempts = 0;
+      row.maxAttempts = opts.maxAttempts;
+      row.expiresAt = opts.expiresAt ? new Date(opts.expiresAt) : null;
+      row.nextAttemptAt = new Date(opts.now);
+      row.updatedAt = new Date(opts.now);
+      row.leaseOwner = null;
+      row.leaseUntil = null;
+      notify();
+      return toDelivery(row);
+    },
+
+    async get(id) {
+      const row = deliveries.get(id);
+      return row ? toDelivery(row) : null;
+    },
+
+    async list(filter = {}) {
+      const rows = [...deliveries.values()]
+        .filter((row) => matches(row, filter))
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      return (filter.limit === undefined ? rows : rows.slice(0, filter.limit)).map(toDelivery);
+    },
+
+    async count(filter = {}) {
+      const counts: DeliveryCounts = {};
+      for (const row of deliveries.values()) {
+        if (matches(row, filter)) counts[row.status] = (counts[row.status] ?? 0) + 1;
+      }
+      return counts;
+    },
+
+    async attempts(deliveryId) {
+      return structuredClone(attemptLog.get(deliveryId) ?? []);
+    },
+
+    async nextDueAt() {
+      let earliest: number | null = null;
+      for (const row of deliveries.values()) {
+        if (!ACTIVE.has(row.status) || row.nextAttemptAt === null) continue;
+        const t = row.nextAttemptAt.getTime();
+        if (earliest === null || t < earliest) earliest = t;
+      }
+      return earliest === null ? null : new Date(earliest);
+    },
+
+    async recordEvent(backend: string, event: TrackingEvent, opts) {
+      const key = eventKey(backend, event.eventId);
+      const existing = trackingEvents.get(key);
+      if (existing) {
+        const row = existing.deliveryId ? deliveries.get(existing.deliveryId) : undefined;
+        return { inserted: false, delivery: row ? toDelivery(row) : null, statusChanged: false };
+      }
+      let row: Row | undefined;
+      if (event.messageId !== null) {
+        for (const candidate of deliveries.values()) {
+          if (candidate.backend === backend && candidate.providerMessageId === event.messageId) {
+            if (!row || candidate.createdAt.getTime() > row.createdAt.getTime()) row = candidate;
+          }
+        }
+      }
+      trackingEvents.set(key, structuredClone({ ...event, backend, deliveryId: row?.id ?? null, receivedAt: opts.now }));
+      let statusChanged = false;
+      if (row && opts.status !== null && canAdvance(row.status, opts.status)) {
+        row.status = opts.status;
+        row.updatedAt = new Date(opts.now);
+        statusChanged = true;
+      }
+      const result: RecordEventResult = { inserted: true, delivery: row ? toDelivery(row) : null, statusChanged };
+      return result;
+    },
+
+    async forgetEvent(backend, eventId) {
+      trackingEvents.delete(eventKey(backend, eventId));
+    },
+
+    async events(deliveryId) {
+      return [...trackingEvents.values()]
+        .filter((event) => event.deliveryId === deliveryId)
+        .sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime())
+        .map((event) => structuredClone(event));
+    },
+
+    async recordInbound(backend, event, now) {
+      const key = eventKey(backend, event.eventId);
+      if (inbound.has(key)) return false;
+      inbound.set(key, { event: structuredClone(event), receivedAt: new Date(now) });
+      return true;
+    },
+
+    async findByProviderMessageId(backend, messageId) {
+      let found: Row | undefined;
+      for (const row of deliveries.values()) {
+        if (row.backend === backend && row.providerMessageId === messageId) {
+          if (!found || row.createdAt.getTime() > found.createdAt.getTime()) found = row;
+        }
+      }
+      return found ? toDelivery(found) : null;
+    },
+
+    async getOptOuts(keys) {
+      const result = new Map<string, string[]>();
+      for (const key of keys) {
+        const categories = optOuts.get(key);
+        if (categories) result.set(key, [...categories]);
+      }
+      return result;
+    },
+
+    async setOptOuts(key, categories) {
+      if (categories.length === 0) optOuts.delete(key);
+      else optOuts.set(key, [...new Set(categories)]);
+    },
+
+    async suppress(entry) {
+      const address = normalizeAddress(entry.protocol, entry.address);
+      suppressions.set(eventKey(entry.protocol, address), {
+        protocol: entry.protocol,
+        address,
+        reason: entry.reason,
+        createdAt: new Date(entry.createdAt ?? new Date()),
+      });
+    },
+
+    async unsuppress(protocol: Protocol, address: string) {
+      return suppressions.delete(eventKey(protocol, normalizeAddress(protocol, address)));
+    },
+
+    async suppressed(protocol, addresses) {
+      const result = new Map<string, Suppression>();
+      for (const address of addresses) {
+        const entry = suppressions.get(eventKey(protocol, normalizeAddress(protocol, address)));
+        if (entry) result.set(address, structuredClone(entry));
+      }
+      return result;
+    },
+
+    async prune(opts) {
+      const batchSize = Math.max(1, opts.batchSize ?? 1000);
+      let removed = 0;
+      for (;;) {
+        const batch: string[] = [];
+        for (const row of deliveries.values()) {
+          if (FINISHED.has(row.status) && row.updatedAt.getTime() < opts.olderThan.getTime()) {
+            batch.push(row.id);
+            if (batch.length === batchSize) break;
+          }
+        }
+        for (const id of batch) {
+          deliveries.delete(id);
+          attemptLog.delete(id);
+        }
+        const gone = new Set(batch);
+        for (const [key, event] of trackingEvents) {
+          if (event.deliveryId !== null && gone.has(event.deliveryId)) trackingEvents.delete(key);
+        }
+        removed += batch.length;
+        if (batch.length < batchSize) return removed;
+      }
+    },
+
+    async reserveRate(key, perSecond, now) {
+      // Token bucket that may go negative: each reservation past the burst waits one more interval.
+      const t = now.getTime();
+      const state = rates.get(key) ?? { tokens: perSecond, at: t };
+      const elapsed = Math.max(0, t - state.at);
+      let tokens = Math.min(perSecond, state.tokens + (elapsed * perSecond) / 1000);
+      const wait = tokens >= 1 ? 0 : Math.ceil(((1 - tokens) * 1000) / perSecond);
+      tokens -= 1;
+      rates.set(key, { tokens, at: Math.max(t, state.at) });
+      return wait;
+    },
+
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+
+    async close() {
+      listeners.clear();
+    },
+  };
+}

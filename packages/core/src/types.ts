@@ -1,0 +1,505 @@
+import type { RejectReason } from './errors';
+import type { Protocol } from './protocols';
+
+/** JSON values as stored by every store. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+// ───────────────────────── templates and rendered content ─────────────────────────
+
+/** How a template's source is turned into message content. */
+export type TemplateFormat = 'html' | 'markdown' | 'blocks' | 'params' | 'text';
+export const TEMPLATE_FORMATS: readonly TemplateFormat[] = ['html', 'markdown', 'blocks', 'params', 'text'];
+
+/** A nested object whose string leaves are Handlebars templates (the `params` format). */
+export type ParamsSource = { [key: string]: string | number | boolean | null | ParamsSource | ParamsSource[] | string[] };
+
+/** A template as authored for one channel (a backend name or a protocol). */
+export interface TemplateSpec {
+  format: TemplateFormat;
+  /** Subject line (Handlebars, never HTML-escaped). `blocks` may set it in a `subject` block instead. */
+  subject?: string;
+  /** The template source. For `params`, key-value lines (`key: value`) or an object of templates. */
+  body: string | ParamsSource;
+}
+
+/** What rendering produces; which fields are set depends on the format. */
+export interface RenderedContent {
+  format: TemplateFormat;
+  subject?: string;
+  text?: string;
+  html?: string;
+  /** `params` format output: provider template model, JSON webhook body, Block Kit JSON. */
+  params?: JsonObject;
+}
+
+/** A file attached to a message. `content` is base64 so it survives the store as JSON. */
+export interface Attachment {
+  filename: string;
+  contentType: string;
+  /** base64-encoded bytes. */
+  content: string;
+  /** Content-ID for inline images; unsupported by some backends. */
+  contentId?: string;
+}
+
+/** An attachment as returned by a notification's `attachments(data)`: content may be bytes or text. */
+export interface AttachmentInput {
+  filename: string;
+  contentType?: string;
+  content: string | Uint8Array;
+  contentId?: string;
+}
+
+/** Per-send options a notification or `notify()` call may set. Backends declare which they support. */
+export interface SendOptions {
+  from?: string;
+  replyTo?: string[];
+  cc?: string[];
+  bcc?: string[];
+  headers?: Record<string, string>;
+  tags?: string[];
+  metadata?: Record<string, string>;
+  /** Ask the provider to send later (ISO timestamp). Unsupported by most backends. */
+  sendAt?: string;
+  trackOpens?: boolean;
+  trackClicks?: boolean;
+  /** Merged into the provider payload as-is (anymail's `esp_extra`). Keyed by backend name. */
+  providerOptions?: Record<string, JsonObject>;
+}
+
+// ───────────────────────── messages and deliveries ─────────────────────────
+
+/** The fully rendered message one backend sends to one contact. Stored as JSON at enqueue time. */
+export interface OutboundMessage {
+  /** The delivery id; also the idempotency key passed to providers that accept one. */
+  deliveryId: string;
+  notification: string;
+  protocol: Protocol;
+  backend: string;
+  /** The contact's address (empty string is valid for a twitter timeline post). */
+  to: string;
+  recipient: { id?: string; name?: string };
+  content: RenderedContent;
+  attachments: Attachment[];
+  options: SendOptions;
+}
+
+/** Delivery status. Tracking outcomes move forward only (see `statusRank`). */
+export type DeliveryStatus =
+  | 'queued'
+  | 'sending'
+  | 'retrying'
+  | 'sent'
+  | 'failed'
+  | 'skipped'
+  | 'deferred'
+  | 'delivered'
+  | 'opened'
+  | 'clicked'
+  | 'bounced'
+  | 'rejected'
+  | 'complained'
+  | 'unsubscribed';
+
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
+  'queued', 'sending', 'retrying', 'sent', 'failed', 'skipped', 'deferred', 'delivered', 'opened', 'clicked', 'bounced', 'rejected', 'complained', 'unsubscribed',
+];
+
+/** Why a contact got no delivery. */
+export type SkipReason =
+  | 'opted-out'
+  | 'suppressed'
+  | 'duplicate'
+  | 'no-backend'
+  | 'no-template'
+  | 'test-address'
+  | 'site-contact-disabled';
+
+/** One message to one contact through one backend. */
+export interface Delivery {
+  id: string;
+  /** Id shared by every delivery created by one `notify()` call. */
+  batchId: string;
+  notification: string;
+  category: string | null;
+  recipientId: string | null;
+  protocol: Protocol;
+  address: string;
+  backend: string | null;
+  status: DeliveryStatus;
+  skipReason: SkipReason | null;
+  dedupeKey: string | null;
+  /** Attempts made so far (incremented when a worker claims the delivery). */
+  attempts: number;
+  maxAttempts: number;
+  providerMessageId: string | null;
+  lastError: string | null;
+  message: OutboundMessage | null;
+  createdAt: Date;
+  updatedAt: Date;
+  /** When the next attempt is due (queued / retrying). */
+  nextAttemptAt: Date | null;
+  /** After this instant no further attempt is made (retry `maxAge`). */
+  expiresAt: Date | null;
+  leaseOwner: string | null;
+  leaseUntil: Date | null;
+  sentAt: Date | null;
+}
+
+/** One send attempt as kept in the attempt log. */
+export interface Attempt {
+  deliveryId: string;
+  /** 1-based attempt number. */
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+  outcome: 'sent' | 'transient' | 'permanent' | 'unsupported' | 'expired';
+  /** Short description of the request (backend, address, subject) — never credentials. */
+  request: JsonObject | null;
+  /** The provider's answer (success body or error body). */
+  response: JsonValue | null;
+  error: string | null;
+  workerId: string;
+}
+
+/** anymail's per-recipient send status. */
+export type RecipientStatus = 'sent' | 'queued' | 'invalid' | 'rejected' | 'failed' | 'unknown';
+
+/** What `backend.send()` returns. */
+export interface SendResult {
+  /** Provider message id (one for the message, or the `to` recipient's). */
+  messageId?: string;
+  /** Status per recipient address (to, cc, bcc), when the provider reports it. */
+  recipients?: Record<string, { status: RecipientStatus; messageId?: string }>;
+  /** The provider's raw answer, stored in the attempt log. */
+  response?: JsonValue;
+}
+
+// ───────────────────────── tracking and inbound events ─────────────────────────
+
+/** anymail's normalized event types. */
+export type TrackingEventType =
+  | 'queued'
+  | 'sent'
+  | 'rejected'
+  | 'failed'
+  | 'bounced'
+  | 'deferred'
+  | 'delivered'
+  | 'autoresponded'
+  | 'opened'
+  | 'clicked'
+  | 'complained'
+  | 'unsubscribed'
+  | 'subscribed'
+  | 'unknown';
+
+export const TRACKING_EVENT_TYPES: readonly TrackingEventType[] = [
+  'queued', 'sent', 'rejected', 'failed', 'bounced', 'deferred', 'delivered', 'autoresponded', 'opened', 'clicked', 'complained', 'unsubscribed', 'subscribed', 'unknown',
+];
+export const REJECT_REASONS: readonly RejectReason[] = ['invalid', 'bounced', 'timed_out', 'blocked', 'spam', 'unsubscribed', 'other'];
+
+/** A provider's status notification, normalized (anymail's `AnymailTrackingEvent`). */
+export interface TrackingEvent {
+  eventType: TrackingEventType;
+  /** Unique id of this event at the provider; replays with the same id are ignored. */
+  eventId: string;
+  /** The provider's message id, used to find the delivery. */
+  messageId: string | null;
+  timestamp: Date | null;
+  recipient: string | null;
+  metadata: Record<string, string>;
+  tags: string[];
+  rejectReason: RejectReason | null;
+  description: string | null;
+  mtaResponse: string | null;
+  userAgent: string | null;
+  clickUrl: string | null;
+  /** The provider's event as received. */
+  raw: JsonValue;
+}
+
+/** An attachment of an inbound message (bytes as base64). */
+export interface InboundAttachment {
+  filename: string | null;
+  contentType: string;
+  content: string;
+  contentId: string | null;
+}
+
+/** A message received through a provider's inbound webhook (anymail's `AnymailInboundMessage`). */
+export interface InboundMessage {
+  from: string | null;
+  to: string[];
+  cc: string[];
+  subject: string | null;
+  date: Date | null;
+  text: string | null;
+  html: string | null;
+  headers: Record<string, string>;
+  attachments: InboundAttachment[];
+  envelopeSender: string | null;
+  envelopeRecipient: string | null;
+  spamScore: number | null;
+}
+
+export interface InboundEvent {
+  eventType: 'inbound';
+  eventId: string;
+  timestamp: Date | null;
+  message: InboundMessage;
+  raw: JsonValue;
+}
+
+/** A stored tracking event, tied to its backend and (when found) its delivery. */
+export interface StoredTrackingEvent extends TrackingEvent {
+  backend: string;
+  deliveryId: string | null;
+  receivedAt: Date;
+}
+
+// ───────────────────────── store contract ─────────────────────────
+
+/** A delivery as handed to `store.enqueue()`. */
+export interface NewDelivery {
+  id: string;
+  batchId: string;
+  notification: string;
+  category: string | null;
+  recipientId: string | null;
+  protocol: Protocol;
+  address: string;
+  backend: string | null;
+  /** `queued`, or `skipped` with a reason. */
+  status: 'queued' | 'skipped';
+  skipReason: SkipReason | null;
+  /** When set, the store skips this row as `duplicate` if a non-failed, non-skipped delivery with the same key
+   *  and normalized address was created at or after `dedupeSince`. The check and the insert are atomic. */
+  dedupeKey: string | null;
+  dedupeSince: Date | null;
+  /** Normalized address used for the dedupe comparison. */
+  dedupeAddress: string | null;
+  maxAttempts: number;
+  message: OutboundMessage | null;
+  createdAt: Date;
+  nextAttemptAt: Date | null;
+  expiresAt: Date | null;
+}
+
+export interface EnqueueOptions {
+  /** A store-specific transaction handle (e.g. a pg client inside BEGIN): enqueue joins it. */
+  transaction?: unknown;
+}
+
+export interface EnqueueResult {
+  /** Ids of rows the store turned into `skipped: duplicate` because of the dedupe check. */
+  duplicates: string[];
+}
+
+export interface ClaimOptions {
+  /** Unique id of the claiming worker. */
+  owner: string;
+  limit: number;
+  /** How long the claim holds; after that another worker may reclaim. */
+  leaseMs: number;
+  now?: Date;
+  /** Only claim deliveries for these backends (a worker that lacks some backends). */
+  backends?: readonly string[];
+}
+
+/** The outcome of one attempt, recorded together with its attempt-log entry. */
+export type AttemptOutcome =
+  | { status: 'sent'; providerMessageId: string | null; attempt: Attempt }
+  | { status: 'retrying'; nextAttemptAt: Date; error: string; attempt: Attempt }
+  | { status: 'failed'; error: string; attempt: Attempt };
+
+export interface DeliveryFilter {
+  status?: DeliveryStatus | readonly DeliveryStatus[];
+  notification?: string;
+  backend?: string;
+  recipientId?: string;
+  address?: string;
+  batchId?: string;
+  /** Deliveries created before this instant (for paging newest-first). */
+  before?: Date;
+  limit?: number;
+}
+
+export interface Suppression {
+  protocol: Protocol;
+  /** Normalized address. */
+  address: string;
+  reason: string;
+  createdAt: Date;
+}
+
+export interface RecordEventResult {
+  /** False when an event with the same backend and event id was already stored (a replay). */
+  inserted: boolean;
+  /** The delivery the event belongs to, after any status change. */
+  delivery: Delivery | null;
+  /** True when the delivery's status moved forward because of this event. */
+  statusChanged: boolean;
+}
+
+export interface DeliveryCounts {
+  [status: string]: number;
+}
+
+/**
+ * The persistence contract. Every store passes the shared conformance suite
+ * (`testStore` from `@herald/core/testing`).
+ */
+export interface Store {
+  readonly name: string;
+  /** Create or upgrade the schema. Idempotent; safe to run concurrently. */
+  migrate(): Promise<void>;
+  /** Insert every row atomically (all or none), applying the dedupe check inside the same transaction. */
+  enqueue(rows: readonly NewDelivery[], options?: EnqueueOptions): Promise<EnqueueResult>;
+  /** Claim due deliveries (`queued`/`retrying` with `nextAttemptAt <= now`, or `sending` whose lease expired):
+   *  set `sending`, the lease, and `attempts + 1`. Never hands one delivery to two live leases. */
+  claim(options: ClaimOptions): Promise<Delivery[]>;
+  /** Record an attempt and move the delivery on. Returns false (and changes nothing) if `owner` no longer holds the lease. */
+  finish(id: string, owner: string, outcome: AttemptOutcome): Promise<boolean>;
+  /** Give claimed deliveries back without counting the attempt (graceful stop). */
+  release(ids: readonly string[], owner: string): Promise<void>;
+  /** Put a `failed` (or any finished) delivery back in the queue with a fresh attempt budget. */
+  requeue(id: string, options: { now: Date; expiresAt: Date | null; maxAttempts: number }): Promise<Delivery | null>;
+  get(id: string): Promise<Delivery | null>;
+  list(filter?: DeliveryFilter): Promise<Delivery[]>;
+  count(filter?: Omit<DeliveryFilter, 'status' | 'limit' | 'before'>): Promise<DeliveryCounts>;
+  attempts(deliveryId: string): Promise<Attempt[]>;
+  /** Earliest `nextAttemptAt` of any queued/retrying delivery, or the earliest lease expiry; null when idle. */
+  nextDueAt(): Promise<Date | null>;
+  /** Store a tracking event (idempotent by backend + eventId), find its delivery by provider message id,
+   *  and move the delivery's status forward (never backward). */
+  recordEvent(backend: string, event: TrackingEvent, options: { now: Date; status: DeliveryStatus | null }): Promise<RecordEventResult>;
+  /** Remove a stored event so a provider retry is processed again (used when a listener failed). Status changes stay. */
+  forgetEvent(backend: string, eventId: string): Promise<void>;
+  events(deliveryId: string): Promise<StoredTrackingEvent[]>;
+  /** Store an inbound event; false when already stored (replay). */
+  recordInbound(backend: string, event: InboundEvent, now: Date): Promise<boolean>;
+  /** Remove a stored inbound event so a provider retry is processed again (an `inbound` listener failed).
+   *  Optional for compatibility; without it a failed inbound listener is not re-run on the provider's retry. */
+  forgetInbound?(backend: string, eventId: string): Promise<void>;
+  findByProviderMessageId(backend: string, messageId: string): Promise<Delivery | null>;
+  /** Opt-out categories per preference key (a recipient id or an address). */
+  getOptOuts(keys: readonly string[]): Promise<Map<string, string[]>>;
+  setOptOuts(key: string, categories: readonly string[]): Promise<void>;
+  suppress(entry: Omit<Suppression, 'createdAt'> & { createdAt?: Date }): Promise<void>;
+  unsuppress(protocol: Protocol, address: string): Promise<boolean>;
+  /** Which of these normalized addresses are suppressed. */
+  suppressed(protocol: Protocol, addresses: readonly string[]): Promise<Map<string, Suppression>>;
+  /** Delete finished deliveries (and their attempts and events) last updated before `olderThan`, in batches. Returns the count. */
+  prune(options: { olderThan: Date; batchSize?: number }): Promise<number>;
+  /**
+   * Optional shared rate limit: reserve one send slot for `key` at `perSecond`; returns how many ms the caller
+   * must wait before sending (0 = now). Stores shared by many processes make the limit hold across them.
+   */
+  reserveRate?(key: string, perSecond: number, now: Date): Promise<number>;
+  /** Optional wake-up: call `listener` when new work may be due (in-process event, LISTEN/NOTIFY…). */
+  subscribe?(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+// ───────────────────────── backend contract ─────────────────────────
+
+/** What a backend can do. Core checks messages against it before enqueueing. */
+export interface Capabilities {
+  attachments: boolean;
+  /** Inline (Content-ID) attachments. */
+  inlineAttachments: boolean;
+  cc: boolean;
+  bcc: boolean;
+  replyTo: boolean;
+  headers: boolean;
+  /** Maximum number of tags (0 = none, Infinity = any). */
+  maxTags: number;
+  metadata: boolean;
+  sendAt: boolean;
+  trackOpens: boolean;
+  trackClicks: boolean;
+  providerOptions: boolean;
+  /** Tracking event types its webhooks report. */
+  tracking: readonly TrackingEventType[];
+  inbound: boolean;
+}
+
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Passed to `backend.send()`. */
+export interface SendContext {
+  /** 1-based attempt number. */
+  attempt: number;
+  /** Stable across retries: the delivery id. Pass it to providers that accept an idempotency key. */
+  idempotencyKey: string;
+  /** Aborted when the send times out or the worker is force-stopped. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** A webhook request after the body was read (bodies are read once, by core, with a size limit). */
+export interface WebhookRequest {
+  method: string;
+  url: URL;
+  headers: Headers;
+  /** Raw body bytes, exactly as received (signatures are computed over them). */
+  body: Uint8Array;
+  /** Body decoded as UTF-8. */
+  text: string;
+}
+
+/** Verification failure answers 401 (missing credentials) or 403 (wrong credentials). */
+export interface WebhookVerification {
+  ok: boolean;
+  status?: 401 | 403 | 400;
+  reason?: string;
+}
+
+export interface TrackingWebhook {
+  verify(request: WebhookRequest): WebhookVerification | Promise<WebhookVerification>;
+  /** Turn a verified request into normalized events. Throw `ValidationError` for a malformed body, `ConfigError`
+   *  for a payload that belongs to the other endpoint (inbound posted to tracking). */
+  parse(request: WebhookRequest): TrackingEvent[] | Promise<TrackingEvent[]>;
+}
+
+export interface InboundWebhook {
+  verify(request: WebhookRequest): WebhookVerification | Promise<WebhookVerification>;
+  parse(request: WebhookRequest): InboundEvent[] | Promise<InboundEvent[]>;
+}
+
+/** A configured backend instance, as passed to `createHerald({ backends })`. */
+export interface Backend<P extends Protocol = Protocol> {
+  /** Instance name: routes templates (`<notification>/<name>.<format>.hbs`) and webhooks (`/<name>/tracking`). */
+  readonly name: string;
+  /** The backend kind, e.g. `smtp` (equals `name` unless renamed). */
+  readonly kind: string;
+  readonly protocol: P;
+  /** Template formats it renders, preferred first. */
+  readonly formats: readonly TemplateFormat[];
+  readonly capabilities: Capabilities;
+  readonly ignoreUnsupportedFeatures: boolean;
+  /** A test sink: may receive reserved test addresses (.test, example.com …). */
+  readonly test: boolean;
+  /** Most sends in flight at once for this backend in one worker. */
+  readonly concurrency: number | undefined;
+  /** Sends per second across all workers sharing the store. */
+  readonly rateLimit: { perSecond: number } | undefined;
+  /** Escape applied to data values before rendering `text` templates (e.g. Slack mrkdwn). */
+  readonly escapeText: ((value: string) => string) | undefined;
+  /** Default send options (e.g. `from`), merged under the notification's and the call's. */
+  readonly defaults: SendOptions;
+  /** Extra validation of a contact address beyond the protocol's schema (e.g. Slack host allow-list). */
+  validateAddress?(address: string): string | null;
+  send(message: OutboundMessage, context: SendContext): Promise<SendResult>;
+  readonly webhooks: { tracking?: TrackingWebhook; inbound?: InboundWebhook } | undefined;
+  /** Secrets to redact from any error or log line. */
+  readonly secrets: readonly string[];
+  close?(): Promise<void>;
+}

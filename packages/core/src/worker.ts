@@ -1,0 +1,363 @@
+import { hostname } from 'node:os';
+import type { DeliveryChange, DrainResult, HeraldWorker } from './api';
+import { HeraldError, PermanentError, redact, TransientError, UnsupportedFeatureError } from './errors';
+import { newId } from './ids';
+import type { ResolvedRetry } from './retry';
+import type { Attempt, AttemptOutcome, Backend, Delivery, JsonObject, JsonValue, Logger, SendResult, Store } from './types';
+
+export interface WorkerDeps {
+  store: Store;
+  backends: ReadonlyMap<string, Backend>;
+  retry: ResolvedRetry;
+  logger: Logger;
+  emitDelivery(delivery: Delivery, change: DeliveryChange): void;
+  /** Called for hard failures that carry `suppress` (e.g. 410 Gone). */
+  suppress(delivery: Delivery, reason: string): Promise<void>;
+}
+
+export interface WorkerSettings {
+  id?: string;
+  concurrency: number;
+  leaseMs: number;
+  sendTimeoutMs: number;
+  pollMs: number;
+  /** Stop by itself once nothing is due and nothing is in flight. */
+  drain: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** In-process token spacing used when the store offers no shared `reserveRate`. */
+class LocalRate {
+  private next = 0;
+  reserve(perSecond: number, now: number): number {
+    const slot = Math.max(now, this.next);
+    this.next = slot + 1000 / perSecond;
+    return slot - now;
+  }
+}
+
+/**
+ * Claims due deliveries with a lease, sends them through their backends, records every attempt, and retries
+ * transient failures with backoff. One instance per `herald.worker()` / `herald.drain()` call.
+ */
+export class Worker implements HeraldWorker {
+  readonly id: string;
+  private state: 'running' | 'stopping' | 'stopped' = 'running';
+  private inFlight = 0;
+  private readonly held = new Set<string>();
+  private readonly perBackend = new Map<string, { active: number; waiting: (() => void)[] }>();
+  private readonly rates = new Map<string, LocalRate>();
+  private wake: (() => void) | null = null;
+  private readonly unsubscribe: (() => void) | undefined;
+  private readonly loop: Promise<void>;
+  private readonly controller = new AbortController();
+  readonly result: DrainResult = { sent: 0, failed: 0, retrying: 0 };
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    private readonly settings: WorkerSettings,
+  ) {
+    this.id = settings.id ?? `${hostname()}-${process.pid}-${newId().slice(-6)}`;
+    this.unsubscribe = deps.store.subscribe?.(() => this.poke());
+    this.loop = this.run().catch((error: unknown) => {
+      deps.logger.error('worker loop crashed', { worker: this.id, error: String(error) });
+    });
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Resolves when the worker has stopped (after `stop()`, or by itself in drain mode). */
+  get done(): Promise<void> {
+    return this.loop;
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'running') this.state = 'stopping';
+    this.poke();
+    await this.loop;
+  }
+
+  private poke(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private async run(): Promise<void> {
+    const { store, logger } = this.deps;
+    const backendNames = [...this.deps.backends.keys()];
+    let storeFailures = 0;
+    try {
+      while (this.state === 'running') {
+        const free = this.settings.concurrency - this.inFlight;
+        let claimed: Delivery[] = [];
+        if (free > 0) {
+          try {
+            claimed = await store.claim({ owner: this.id, limit: free, leaseMs: this.settings.leaseMs, backends: backendNames });
+            storeFailures = 0;
+          } catch (error) {
+            storeFailures++;
+            const backoff = Math.min(30_000, 100 * 2 ** Math.min(storeFailures, 9));
+            logger.error('store claim failed; backing off', { worker: this.id, error: String(error), retryInMs: backoff });
+            await this.idle(backoff);
+            continue;
+          }
+          for (const delivery of claimed) this.start(delivery);
+          if (claimed.length === free) continue;
+        }
+        if (this.settings.drain && this.inFlight === 0 && claimed.length === 0) {
+          const due = await store.nextDueAt().catch(() => null);
+          if (!due || due.getTime() > Date.now()) break;
+          continue;
+        }
+        await this.idle(await this.waitMs());
+      }
+    } finally {
+      this.state = 'stopping';
+      while (this.inFlight > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+      this.unsubscribe?.();
+      this.state = 'stopped';
+    }
+  }
+
+  /** How long to sleep when idle: until the next due delivery, bounded by the poll interval. */
+  private async waitMs(): Promise<number> {
+    if (this.inFlight >= this.settings.concurrency) return this.settings.pollMs;
+    try {
+      const due = await this.deps.store.nextDueAt();
+      if (!due) return this.settings.pollMs;
+      return Math.max(0, Math.min(this.settings.pollMs, due.getTime() - Date.now()));
+    } catch {
+      return this.settings.pollMs;
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private start(delivery: Delivery): void {
+    this.inFlight++;
+    this.held.add(delivery.id);
+    this.process(delivery)
+      .catch((error: unknown) => {
+        this.deps.logger.error('delivery processing failed', { delivery: delivery.id, error: String(error) });
+      })
+      .finally(() => {
+        this.held.delete(delivery.id);
+        this.inFlight--;
+        this.poke();
+      });
+  }
+
+  private async acquire(backend: Backend): Promise<() => void> {
+    const limit = backend.concurrency;
+    if (!limit) return () => {};
+    let slot = this.perBackend.get(backend.name);
+    if (!slot) {
+      slot = { active: 0, waiting: [] };
+      this.perBackend.set(backend.name, slot);
+    }
+    const s = slot;
+    if (s.active >= limit) await new Promise<void>((resolve) => s.waiting.push(resolve));
+    s.active++;
+    return () => {
+      s.active--;
+      s.waiting.shift()?.();
+    };
+  }
+
+  private async throttle(backend: Backend): Promise<void> {
+    const perSecond = backend.rateLimit?.perSecond;
+    if (!perSecond) return;
+    const now = new Date();
+    let wait: number;
+    if (this.deps.store.reserveRate) {
+      wait = await this.deps.store.reserveRate(`backend:${backend.name}`, perSecond, now);
+    } else {
+      let rate = this.rates.get(backend.name);
+      if (!rate) this.rates.set(backend.name, (rate = new LocalRate()));
+      wait = rate.reserve(perSecond, now.getTime());
+    }
+    if (wait > 0) await sleep(wait);
+  }
+
+  private async process(delivery: Delivery): Promise<void> {
+    const { store, emitDelivery, retry } = this.deps;
+    emitDelivery(delivery, { from: delivery.attempts > 1 ? 'retrying' : 'queued', to: 'sending' });
+    const backend = delivery.backend ? this.deps.backends.get(delivery.backend) : undefined;
+    const message = delivery.message;
+    const startedAt = new Date();
+    const attemptBase = {
+      deliveryId: delivery.id,
+      attempt: delivery.attempts,
+      startedAt,
+      workerId: this.id,
+      request: summarize(delivery),
+    };
+    if (!backend || !message) {
+      await this.record(delivery, {
+        status: 'failed',
+        error: `no backend "${delivery.backend}" in this worker`,
+        attempt: { ...attemptBase, durationMs: 0, outcome: 'permanent', response: null, error: 'no backend' },
+      });
+      return;
+    }
+    if (delivery.expiresAt && delivery.expiresAt.getTime() < startedAt.getTime()) {
+      const error = `gave up: older than retry.maxAge (expired ${delivery.expiresAt.toISOString()})`;
+      await this.record(delivery, { status: 'failed', error, attempt: { ...attemptBase, durationMs: 0, outcome: 'expired', response: null, error } });
+      return;
+    }
+    const release = await this.acquire(backend);
+    let result: SendResult | undefined;
+    let failure: unknown;
+    try {
+      await this.throttle(backend);
+      result = await this.sendWithTimeout(backend, message, delivery);
+    } catch (error) {
+      failure = error;
+    } finally {
+      release();
+    }
+    const durationMs = Date.now() - startedAt.getTime();
+    if (result && !failure) {
+      const refused = result.recipients && Object.values(result.recipients).length > 0 && Object.values(result.recipients).every((r) => r.status === 'invalid' || r.status === 'rejected');
+      if (refused) failure = new PermanentError('all recipients were rejected or invalid', { backend: backend.name, response: result.response ?? null, rejectReason: 'invalid' });
+    }
+    if (!failure) {
+      const providerMessageId = result?.messageId ?? firstMessageId(result) ?? null;
+      await this.record(delivery, {
+        status: 'sent',
+        providerMessageId,
+        attempt: { ...attemptBase, durationMs, outcome: 'sent', response: jsonSafe(result?.response ?? null), error: null },
+      });
+      return;
+    }
+    const errorText = redact(describe(failure), backend.secrets);
+    const response = failure instanceof HeraldError ? jsonSafe(failure.response ?? null) : null;
+    const permanent = failure instanceof PermanentError || failure instanceof UnsupportedFeatureError;
+    const outcome: Attempt['outcome'] = failure instanceof UnsupportedFeatureError ? 'unsupported' : permanent ? 'permanent' : 'transient';
+    const attempt: Attempt = { ...attemptBase, durationMs, outcome, response, error: errorText };
+    if (!permanent) {
+      const retryAfter = failure instanceof TransientError ? failure.retryAfterMs : undefined;
+      const delay = retry.delayMs(delivery.attempts, failure, retryAfter);
+      const next = new Date(Date.now() + delay);
+      const withinAge = !delivery.expiresAt || next.getTime() <= delivery.expiresAt.getTime();
+      if (delivery.attempts < delivery.maxAttempts && withinAge) {
+        await this.record(delivery, { status: 'retrying', nextAttemptAt: next, error: errorText, attempt });
+        return;
+      }
+      const why = delivery.attempts >= delivery.maxAttempts ? `gave up after ${delivery.attempts} attempts` : 'gave up: next retry would exceed retry.maxAge';
+      await this.record(delivery, { status: 'failed', error: `${why}: ${errorText}`, attempt });
+      return;
+    }
+    await this.record(delivery, { status: 'failed', error: errorText, attempt });
+    if (failure instanceof PermanentError && failure.suppress) {
+      await this.deps.suppress(delivery, failure.rejectReason ?? 'permanent failure').catch(() => {});
+    }
+  }
+
+  private async sendWithTimeout(backend: Backend, message: NonNullable<Delivery['message']>, delivery: Delivery): Promise<SendResult> {
+    const controller = new AbortController();
+    const onStop = () => controller.abort(this.controller.signal.reason);
+    this.controller.signal.addEventListener('abort', onStop, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new TransientError(`send timed out after ${this.settings.sendTimeoutMs} ms`, { backend: backend.name });
+        controller.abort(error);
+        reject(error);
+      }, this.settings.sendTimeoutMs);
+    });
+    try {
+      return await Promise.race([
+        backend.send(message, { attempt: delivery.attempts, idempotencyKey: delivery.id, signal: controller.signal, logger: this.deps.logger }),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+      this.controller.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  private async record(delivery: Delivery, outcome: AttemptOutcome): Promise<void> {
+    let ok = false;
+    for (let i = 0; ; i++) {
+      try {
+        ok = await this.deps.store.finish(delivery.id, this.id, outcome);
+        break;
+      } catch (error) {
+        // The store is unreachable: keep the outcome and retry; if the lease runs out first another worker resends.
+        if (i >= 8) {
+          this.deps.logger.error('could not record attempt; the delivery will be retried after its lease expires', { delivery: delivery.id, error: String(error) });
+          return;
+        }
+        await sleep(Math.min(10_000, 100 * 2 ** i));
+      }
+    }
+    if (!ok) {
+      this.deps.logger.warn('lease lost before the attempt was recorded (another worker took over)', { delivery: delivery.id, worker: this.id });
+      return;
+    }
+    if (outcome.status === 'sent') this.result.sent++;
+    else if (outcome.status === 'failed') this.result.failed++;
+    else this.result.retrying++;
+    const updated: Delivery = {
+      ...delivery,
+      status: outcome.status,
+      updatedAt: new Date(),
+      lastError: outcome.status === 'sent' ? delivery.lastError : outcome.error,
+      providerMessageId: outcome.status === 'sent' ? outcome.providerMessageId : delivery.providerMessageId,
+      sentAt: outcome.status === 'sent' ? new Date() : delivery.sentAt,
+      nextAttemptAt: outcome.status === 'retrying' ? outcome.nextAttemptAt : null,
+      leaseOwner: null,
+      leaseUntil: null,
+    };
+    this.deps.emitDelivery(updated, { from: 'sending', to: outcome.status });
+  }
+}
+
+function summarize(delivery: Delivery): JsonObject {
+  const m = delivery.message;
+  const out: JsonObject = { backend: delivery.backend, to: delivery.address, notification: delivery.notification };
+  if (m?.content.subject) out.subject = m.content.subject;
+  if (m) out.format = m.content.format;
+  return out;
+}
+
+function firstMessageId(result: SendResult | undefined): string | undefined {
+  if (!result?.recipients) return undefined;
+  for (const r of Object.values(result.recipients)) if (r.messageId) return r.messageId;
+  return undefined;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error && !error.message.includes(error.cause.message) ? ` (cause: ${error.cause.message})` : '';
+    return `${error.message}${cause}`;
+  }
+  return String(error);
+}
+
+/** Keep only what survives JSON (provider answers may hold class instances or cycles). */
+function jsonSafe(value: unknown): JsonValue {
+  if (value === undefined) return null;
+  try {
+    return JSON.parse(JSON.stringify(value)) as JsonValue;
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,3 @@
+import { memoryStore, testStore } from '../src/testing';
+
+testStore('memory', async () => ({ store: memoryStore() }));

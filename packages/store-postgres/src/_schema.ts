@@ -1,0 +1,157 @@
+import type { Pool } from 'pg';
+
+/** One schema change. Versions only grow; a released migration is never edited. */
+export interface _Migration {
+  version: number;
+  name: string;
+  /** SQL with `{s}` standing for the quoted schema name. */
+  sql: string;
+}
+
+export const _MIGRATIONS: readonly _Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE {s}.deliveries (
+  id text PRIMARY KEY,
+  batch_id text NOT NULL,
+  notification text NOT NULL,
+  category text,
+  recipient_id text,
+  protocol text NOT NULL,
+  address text NOT NULL,
+  backend text,
+  status text NOT NULL,
+  skip_reason text,
+  dedupe_key text,
+  dedupe_address text,
+  attempts integer NOT NULL DEFAULT 0,
+  max_attempts integer NOT NULL,
+  provider_message_id text,
+  last_error text,
+  message jsonb,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  next_attempt_at timestamptz,
+  expires_at timestamptz,
+  lease_owner text,
+  lease_until timestamptz,
+  sent_at timestamptz
+);
+CREATE INDEX deliveries_due ON {s}.deliveries (next_attempt_at, id) WHERE status IN ('queued', 'retrying', 'sending');
+CREATE INDEX deliveries_dedupe ON {s}.deliveries (dedupe_key, dedupe_address) WHERE dedupe_key IS NOT NULL;
+CREATE INDEX deliveries_provider ON {s}.deliveries (backend, provider_message_id) WHERE provider_message_id IS NOT NULL;
+CREATE INDEX deliveries_created ON {s}.deliveries (created_at DESC, id DESC);
+CREATE INDEX deliveries_updated ON {s}.deliveries (updated_at);
+CREATE INDEX deliveries_batch ON {s}.deliveries (batch_id);
+
+CREATE TABLE {s}.attempts (
+  seq bigserial PRIMARY KEY,
+  delivery_id text NOT NULL REFERENCES {s}.deliveries (id) ON DELETE CASCADE,
+  attempt integer NOT NULL,
+  started_at timestamptz NOT NULL,
+  duration_ms double precision NOT NULL,
+  outcome text NOT NULL,
+  request jsonb,
+  response jsonb,
+  error text,
+  worker_id text NOT NULL
+);
+CREATE INDEX attempts_delivery ON {s}.attempts (delivery_id, attempt);
+
+CREATE TABLE {s}.events (
+  backend text NOT NULL,
+  event_id text NOT NULL,
+  seq bigserial NOT NULL,
+  delivery_id text REFERENCES {s}.deliveries (id) ON DELETE CASCADE,
+  event_type text NOT NULL,
+  message_id text,
+  event jsonb NOT NULL,
+  received_at timestamptz NOT NULL,
+  PRIMARY KEY (backend, event_id)
+);
+CREATE INDEX events_delivery ON {s}.events (delivery_id, seq);
+
+CREATE TABLE {s}.inbound_events (
+  backend text NOT NULL,
+  event_id text NOT NULL,
+  event jsonb NOT NULL,
+  received_at timestamptz NOT NULL,
+  PRIMARY KEY (backend, event_id)
+);
+CREATE INDEX inbound_events_received ON {s}.inbound_events (received_at);
+
+CREATE TABLE {s}.opt_outs (
+  key text PRIMARY KEY,
+  categories text[] NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE {s}.suppressions (
+  protocol text NOT NULL,
+  address text NOT NULL,
+  reason text NOT NULL,
+  created_at timestamptz NOT NULL,
+  PRIMARY KEY (protocol, address)
+);
+
+CREATE TABLE {s}.rate_limits (
+  key text PRIMARY KEY,
+  tokens double precision NOT NULL,
+  at_ms double precision NOT NULL
+);
+`,
+  },
+];
+
+/** Quote a (validated) schema name as an identifier. */
+export function _ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Apply the missing migrations under a session-level advisory lock, so concurrent callers (two processes
+ * starting at once) run them one after the other; the second finds nothing to do.
+ */
+export async function _runMigrations(pool: Pool, schema: string): Promise<number[]> {
+  const s = _ident(schema);
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', ['herald.migrate', schema]);
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${s}.herald_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.herald_migrations`);
+      const done = new Set(rows.map((r) => r.version));
+      const applied: number[] = [];
+      for (const migration of _MIGRATIONS) {
+        if (done.has(migration.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(migration.sql.replaceAll('{s}', s));
+          await client.query(`INSERT INTO ${s}.herald_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+        applied.push(migration.version);
+      }
+      return applied;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', ['herald.migrate', schema]).catch(() => {
+        broken = true;
+      });
+    }
+  } catch (error) {
+    broken = true;
+    throw error;
+  } finally {
+    // A client that failed mid-migration may still hold the session lock: destroy it rather than pool it.
+    client.release(broken);
+  }
+}

@@ -1,0 +1,1 @@
+export { migrate, postgresStore, PostgresStore, type PgQueryable, type PostgresStoreOptions } from './postgres-store';
