@@ -32,7 +32,8 @@ export function mapPostmarkError(
   const status = e.statusCode ?? 0;
   const code = e.code ?? 0;
   const text = redact(String(e.message ?? error), context.secrets);
-  const base = { backend: context.backend, cause: error, statusCode: status || undefined, response: { ErrorCode: code, Message: text } };
+  // The SDK error is not kept as `cause`: its message may quote the request back unredacted.
+  const base = { backend: context.backend, statusCode: status || undefined, response: { ErrorCode: code, Message: text } };
   if (context.signal?.aborted) return new TransientError(`request aborted: ${text}`, base);
   if (status === 0 && code === 0) return new TransientError(`could not reach the Postmark API: ${text}`, base);
   if (status === 401 || code === POSTMARK_CODES.badToken) {

@@ -9,8 +9,10 @@ import {
 } from '@herald/core';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { z } from 'zod';
-import { recipientStatusOf, toHeraldError } from './_errors';
+import { toHeraldError } from './_errors';
 import { toMail } from './_mail';
+import { type SentInfo, toSendResult } from './_result';
+import { noDelaySocket } from './_socket';
 
 /** Options of {@link smtp} (besides the common backend options: `name`, `defaults`, `concurrency` …). */
 export interface SmtpOptions {
@@ -30,12 +32,15 @@ export interface SmtpOptions {
   pool?: boolean;
   /** Most connections the pool opens at once. @default 5 */
   maxConnections?: number;
-  /** Messages sent over one pooled connection before it is replaced. @default 100 */
+  /** Messages sent over one pooled connection before it is replaced (`Infinity`: never). @default 100 */
   maxMessages?: number;
   /** Milliseconds to wait for a connection (and for the greeting). @default 10000 */
   connectionTimeout?: number;
   /** Milliseconds of silence after which a connection is dropped. @default 60000 */
   socketTimeout?: number;
+  /** Turn Nagle's algorithm off on SMTP sockets (nodemailer leaves it on, which stalls every message ~40 ms waiting
+   *  for a delayed ACK; off, a pooled connection sends 3–4× faster). @default true */
+  noDelay?: boolean;
   /** TLS settings, e.g. `{ rejectUnauthorized: false }` for a server with a self-signed certificate. */
   tls?: { rejectUnauthorized?: boolean; servername?: string };
   /** Sender used when neither the notification, the `notify()` call nor `defaults.from` sets one. */
@@ -57,9 +62,10 @@ const schema = z.object({
   auth: z.object({ user: z.string().min(1), pass: z.string() }).optional(),
   pool: z.boolean().default(true),
   maxConnections: z.number().int().positive().default(5),
-  maxMessages: z.number().int().positive().default(100),
+  maxMessages: z.union([z.number().int().positive(), z.literal(Number.POSITIVE_INFINITY)]).default(100),
   connectionTimeout: z.number().int().positive().default(10_000),
   socketTimeout: z.number().int().positive().default(60_000),
+  noDelay: z.boolean().default(true),
   tls: z.object({ rejectUnauthorized: z.boolean().optional(), servername: z.string().optional() }).optional(),
   from: mailbox.optional(),
   messageIdDomain: z.string().min(1).optional(),
@@ -102,29 +108,22 @@ export const smtp: (options: SmtpOptions & CommonBackendOptions) => Backend<'ema
   secrets: (o) => [o.auth?.pass],
   setup(o, { name }) {
     const secrets = [o.auth?.pass];
-    const server = `${o.host}:${o.port ?? (o.secure ? 465 : 587)}`;
-    const { transport: injected, from, messageIdDomain, ...connection } = o;
-    const transport: Transporter<unknown> = injected ?? nodemailer.createTransport({ ...connection, pool: o.pool as true });
+    const port = o.port ?? (o.secure ? 465 : 587);
+    const server = `${o.host}:${port}`;
+    const { transport: injected, from, messageIdDomain, pool, noDelay, ...rest } = o;
+    const connection = noDelay ? { ...rest, getSocket: noDelaySocket(o.host, port, o.connectionTimeout) } : rest;
+    const transport: Transporter<unknown> =
+      injected ?? (pool ? nodemailer.createTransport({ ...connection, pool: true }) : nodemailer.createTransport(connection));
     return {
       async send(message, { signal }): Promise<SendResult> {
         const mail = { ...toMail(message, name, { from, messageIdDomain }), ...providerOptionsFor({ name, kind: 'smtp' }, message) };
         let info: SentInfo;
         try {
-          info = (await abortable(transport.sendMail(mail), signal, name)) as SentInfo;
+          info = (await abortable(() => transport.sendMail(mail), signal, name)) as SentInfo;
         } catch (error) {
           throw toHeraldError(error, name, server, secrets);
         }
-        const recipients: NonNullable<SendResult['recipients']> = {};
-        for (const address of info.accepted ?? []) recipients[addressOf(address)] = { status: 'queued', messageId: info.messageId };
-        for (const address of info.rejected ?? []) recipients[addressOf(address)] = { status: 'rejected' };
-        for (const e of info.rejectedErrors ?? []) {
-          if (e.recipient) recipients[e.recipient] = { status: recipientStatusOf(e.responseCode, e.response ?? '') };
-        }
-        return {
-          messageId: info.messageId,
-          recipients,
-          response: { messageId: info.messageId ?? null, response: info.response ?? null, rejected: Object.keys(recipients).filter((r) => recipients[r]?.status !== 'queued') },
-        };
+        return toSendResult(info);
       },
       async close() {
         if (!injected) transport.close();
@@ -133,23 +132,14 @@ export const smtp: (options: SmtpOptions & CommonBackendOptions) => Backend<'ema
   },
 });
 
-/** What nodemailer's SMTP transports resolve with (the fields Herald reads). */
-interface SentInfo {
-  messageId?: string;
-  response?: string;
-  accepted?: (string | { address: string })[];
-  rejected?: (string | { address: string })[];
-  rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[];
-}
-
-const addressOf = (a: string | { address: string }) => (typeof a === 'string' ? a : a.address);
-
 /** nodemailer cannot cancel one message of a pool: on abort the attempt ends (and is retried), the socket is left alone. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal, backend: string): Promise<T> {
-  if (!signal.aborted && typeof signal.addEventListener !== 'function') return promise;
+function abortable<T>(start: () => Promise<T>, signal: AbortSignal, backend: string): Promise<T> {
+  const why = () => (signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'timeout'));
+  const aborted = () => new TransientError(`send aborted: ${why()}`, { backend });
+  if (signal.aborted) return Promise.reject(aborted());
+  const promise = start();
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new TransientError(`send aborted: ${String(signal.reason ?? 'timeout')}`, { backend }));
-    if (signal.aborted) return onAbort();
+    const onAbort = () => reject(aborted());
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });

@@ -56,7 +56,14 @@ export function smsSegments(text: string): SmsSegments {
   return { encoding, segments, units };
 }
 
-/** Cut `text` at a code point, adding an ellipsis that keeps its encoding, so it fits in `maxSegments`. */
+/**
+ * Cut `text` at a code point, adding an ellipsis that keeps its encoding, so it fits in `maxSegments`.
+ *
+ * @example
+ * ```ts
+ * truncateToSegments('a'.repeat(200), 1); // 157 × 'a' + '...'
+ * ```
+ */
 export function truncateToSegments(text: string, maxSegments: number): string {
   const { segments, encoding } = smsSegments(text);
   if (segments <= maxSegments) return text;

@@ -18,7 +18,14 @@ export function twilioSignature(authToken: string, url: string, params: URLSearc
   return hmac.digest('base64');
 }
 
-/** Compare a received `X-Twilio-Signature` with the expected one in constant time. */
+/**
+ * Compare a received `X-Twilio-Signature` with the expected one in constant time.
+ *
+ * @example
+ * ```ts
+ * const ok = verifyTwilioSignature(authToken, request.headers.get('x-twilio-signature') ?? '', publicUrl, new URLSearchParams(body));
+ * ```
+ */
 export function verifyTwilioSignature(
   authToken: string,
   signature: string,

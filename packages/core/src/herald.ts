@@ -141,7 +141,7 @@ export function createHerald(options: HeraldOptions): Herald {
   const standalone = new Map<string, CompiledTemplate[]>();
   for (const [id, own] of specs) {
     const perBackend = new Map<string, CompiledTemplate>();
-    for (const [channel, { spec, file }] of own) {
+    for (const channel of own.keys()) {
       if (!isProtocol(channel) && !backends.has(channel)) {
         throw new ConfigError(
           `notification "${id}" has a template for "${channel}", which is neither a protocol (${PROTOCOLS.join(', ')}) nor a configured backend (${[...backends.keys()].join(', ') || 'none'})`,
@@ -496,11 +496,11 @@ export function createHerald(options: HeraldOptions): Herald {
       },
     },
     deliveries: {
-      get: async (id) => (await ready(), store.get(id)),
-      list: async (filter) => (await ready(), store.list(filter)),
-      count: async (filter) => (await ready(), store.count(filter)),
-      attempts: async (id) => (await ready(), store.attempts(id)),
-      events: async (id) => (await ready(), store.events(id)),
+      get: (id) => ready().then(() => store.get(id)),
+      list: (filter) => ready().then(() => store.list(filter)),
+      count: (filter) => ready().then(() => store.count(filter)),
+      attempts: (id) => ready().then(() => store.attempts(id)),
+      events: (id) => ready().then(() => store.events(id)),
     },
     preferences: {
       async get(key) {

@@ -141,7 +141,13 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): (request: Reques
     if (method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow: ALLOW } });
     if (method !== 'POST') return _error(405, `method ${method} not allowed; webhooks are POSTed`, { allow: ALLOW });
 
-    const body = await _readBody(request, deps.maxBodyBytes);
+    let body: Uint8Array | null;
+    try {
+      body = await _readBody(request, deps.maxBodyBytes);
+    } catch (error) {
+      deps.logger.warn('webhook body could not be read', { backend: backend.name, kind, error: _message(error) });
+      return _error(400, 'could not read the request body');
+    }
     if (!body) {
       deps.logger.warn('webhook body too large', { backend: backend.name, kind, limit: deps.maxBodyBytes });
       return _error(413, `body larger than ${deps.maxBodyBytes} bytes`);

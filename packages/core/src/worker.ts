@@ -188,15 +188,15 @@ export class Worker implements HeraldWorker {
     if (this.deps.store.reserveRate) {
       wait = await this.deps.store.reserveRate(`backend:${backend.name}`, perSecond, now);
     } else {
-      let rate = this.rates.get(backend.name);
-      if (!rate) this.rates.set(backend.name, (rate = new LocalRate()));
+      const rate = this.rates.get(backend.name) ?? new LocalRate();
+      this.rates.set(backend.name, rate);
       wait = rate.reserve(perSecond, now.getTime());
     }
     if (wait > 0) await sleep(wait);
   }
 
   private async process(delivery: Delivery): Promise<void> {
-    const { store, emitDelivery, retry } = this.deps;
+    const { emitDelivery, retry } = this.deps;
     emitDelivery(delivery, { from: delivery.attempts > 1 ? 'retrying' : 'queued', to: 'sending' });
     const backend = delivery.backend ? this.deps.backends.get(delivery.backend) : undefined;
     const message = delivery.message;

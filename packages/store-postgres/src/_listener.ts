@@ -15,6 +15,8 @@ export class _Listener {
   #timer: NodeJS.Timeout | null = null;
   #delay = 100;
   #closed = false;
+  /** Ends the current (or connecting) client without reconnecting. */
+  #drop: (() => void) | null = null;
 
   constructor(config: pg.ClientConfig, channel: string) {
     this.#config = config;
@@ -23,9 +25,11 @@ export class _Listener {
 
   subscribe(listener: () => void): () => void {
     this.#subscribers.add(listener);
-    if (!this.#client && !this.#connecting && !this.#timer) this.#connect();
+    if (!this.#drop && !this.#timer) this.#connect();
     return () => {
       this.#subscribers.delete(listener);
+      // With nobody listening, let go of the connection so a script that ran `drain()` can exit.
+      if (this.#subscribers.size === 0) this.#release();
     };
   }
 
@@ -48,24 +52,30 @@ export class _Listener {
     if (this.#closed) return;
     const client = new pg.Client(this.#config);
     let dead = false;
-    const lost = (): void => {
+    const drop = (): void => {
       if (dead) return;
       dead = true;
       if (this.#client === client) this.#client = null;
+      if (this.#drop === drop) this.#drop = null;
       client.removeAllListeners('notification');
       client.end().catch(() => undefined);
+    };
+    const lost = (): void => {
+      if (dead) return;
+      drop();
       this.#schedule();
     };
+    this.#drop = drop;
     client.on('error', lost);
     client.on('end', lost);
     client.on('notification', () => this.#wake());
-    this.#connecting = (async () => {
+    let connecting: Promise<void> | null = null;
+    connecting = (async () => {
       try {
         await client.connect();
         await client.query(`LISTEN ${_ident(this.#channel)}`);
-        if (this.#closed || dead) {
-          dead = true;
-          await client.end().catch(() => undefined);
+        if (this.#closed || dead || this.#subscribers.size === 0) {
+          drop();
           return;
         }
         this.#client = client;
@@ -74,18 +84,26 @@ export class _Listener {
       } catch {
         lost();
       } finally {
-        this.#connecting = null;
+        if (this.#connecting === connecting) this.#connecting = null;
       }
     })();
+    this.#connecting = connecting;
+  }
+
+  #release(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#delay = 100;
+    this.#drop?.();
   }
 
   #schedule(): void {
-    if (this.#closed || this.#timer) return;
+    if (this.#closed || this.#timer || this.#subscribers.size === 0) return;
     const delay = this.#delay;
     this.#delay = Math.min(this.#delay * 2, 5000);
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      this.#connect();
+      if (this.#subscribers.size > 0) this.#connect();
     }, delay);
     this.#timer.unref?.();
   }
@@ -95,11 +113,10 @@ export class _Listener {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     await this.#connecting;
-    const client = this.#client;
-    this.#client = null;
     this.#subscribers.clear();
+    const client = this.#client;
+    this.#drop?.();
     if (client) {
-      client.removeAllListeners('end');
       client.on('error', () => undefined);
       await client.end().catch(() => undefined);
     }

@@ -137,6 +137,7 @@ export function _toSuppression(row: _SuppressionRow): Suppression {
 /** JSON text for a jsonb parameter; `null`/`undefined` become SQL NULL. */
 export function _json(value: unknown): string | null {
   if (value === null || value === undefined) return null;
+  const text = JSON.stringify(value);
   // jsonb cannot hold U+0000; providers occasionally send it in free text.
-  return JSON.stringify(value).replace(/\\u0000/g, '\\ufffd');
+  return text.includes('\\u0000') ? text.replace(/\\u0000/g, '\\ufffd') : text;
 }

@@ -103,6 +103,40 @@ CREATE TABLE {s}.rate_limits (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'claim-function',
+    // The claim must walk deliveries_due in order and stop after `limit` rows. Right after a large enqueue the
+    // planner's row estimate is stale and it prefers a bitmap scan plus a sort of every due row (~10 ms at
+    // 20,000 rows, on every claim). The function pins the plan without touching anyone's session settings, and
+    // PL/pgSQL keeps it cached per connection, so a claim costs no planning.
+    sql: `
+CREATE FUNCTION {s}.claim(p_now timestamptz, p_limit integer, p_owner text, p_lease_until timestamptz, p_backends text[])
+RETURNS SETOF {s}.deliveries
+LANGUAGE plpgsql
+SET enable_bitmapscan = off
+SET enable_sort = off
+AS $$
+BEGIN
+  RETURN QUERY
+  WITH picked AS (
+    SELECT id FROM {s}.deliveries
+    WHERE status IN ('queued', 'retrying', 'sending') AND next_attempt_at <= p_now
+      AND (p_backends IS NULL OR backend = ANY (p_backends))
+    ORDER BY next_attempt_at, id
+    LIMIT p_limit
+    FOR UPDATE SKIP LOCKED
+  )
+  UPDATE {s}.deliveries AS d
+  SET status = 'sending', lease_owner = p_owner, lease_until = p_lease_until, next_attempt_at = p_lease_until,
+      attempts = d.attempts + 1, updated_at = p_now
+  FROM picked
+  WHERE d.id = picked.id
+  RETURNING d.*;
+END
+$$;
+`,
+  },
 ];
 
 /** Quote a (validated) schema name as an identifier. */

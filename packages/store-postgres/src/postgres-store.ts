@@ -21,6 +21,7 @@ import {
   type Suppression,
   type TrackingEvent,
 } from '@herald/core';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { _describeTarget, _wrapError } from './_errors';
 import { _Listener } from './_listener';
@@ -147,6 +148,8 @@ export class PostgresStore implements Store {
   #everConnected = false;
   #listener: _Listener | null = null;
   #closed = false;
+  readonly #statements = new Map<string, string>();
+  readonly #inserts = new Map<number, string>();
 
   constructor(options: PostgresStoreOptions) {
     const schema = options.schema ?? 'herald';
@@ -212,14 +215,24 @@ export class PostgresStore implements Store {
     await this.#migrated;
   }
 
-  async #query<R>(text: string, values?: unknown[]): Promise<R[]> {
+  /** Run one statement. `prepared` (for the hot, fixed-text statements) parses and plans it once per connection. */
+  async #query<R>(text: string, values?: unknown[], prepared = false): Promise<R[]> {
     await this.#ready();
     try {
-      const result = await this.#pool.query(text, values);
+      const result = prepared ? await this.#pool.query({ name: this.#statementName(text), text, values }) : await this.#pool.query(text, values);
       return result.rows as R[];
     } catch (error) {
       throw this.#wrap(error);
     }
+  }
+
+  #statementName(text: string): string {
+    let name = this.#statements.get(text);
+    if (!name) {
+      name = `herald_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      this.#statements.set(text, name);
+    }
+    return name;
   }
 
   /** Run `fn` inside BEGIN/COMMIT on one pooled connection. */
@@ -301,17 +314,8 @@ export class PostgresStore implements Store {
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b]!;
       const values: unknown[] = [];
-      const tuples: string[] = [];
-      for (const row of batch) {
-        const base = values.length;
-        values.push(...insertValues(row, duplicates.has(row.id)));
-        const params = INSERT_COLUMNS.map((column, i) => {
-          const p = `$${base + i + 1}`;
-          return column === 'message' ? `${p}::jsonb` : p;
-        });
-        tuples.push(`(${params.join(', ')})`);
-      }
-      let sql = `INSERT INTO ${this.#s}.deliveries (${INSERT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
+      for (const row of batch) values.push(...insertValues(row, duplicates.has(row.id)));
+      let sql = this.#insertSql(batch.length);
       if (wake && b === batches.length - 1) {
         // NOTIFY is transactional: listeners hear it when (and only if) the enqueueing transaction commits.
         values.push(this.channel);
@@ -320,6 +324,21 @@ export class PostgresStore implements Store {
       await db.query(sql, values);
     }
     return { duplicates: rows.filter((r) => duplicates.has(r.id)).map((r) => r.id) };
+  }
+
+  /** The INSERT text for `count` rows; every full chunk has the same text, so it is built once. */
+  #insertSql(count: number): string {
+    let sql = this.#inserts.get(count);
+    if (!sql) {
+      const tuples: string[] = [];
+      for (let r = 0; r < count; r++) {
+        const base = r * INSERT_COLUMNS.length;
+        tuples.push(`(${INSERT_COLUMNS.map((column, i) => `$${base + i + 1}${column === 'message' ? '::jsonb' : ''}`).join(', ')})`);
+      }
+      sql = `INSERT INTO ${this.#s}.deliveries (${INSERT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
+      if (this.#inserts.size < 64) this.#inserts.set(count, sql);
+    }
+    return sql;
   }
 
   /**
@@ -363,25 +382,13 @@ export class PostgresStore implements Store {
     const now = options.now ?? new Date();
     const limit = Math.max(0, Math.floor(options.limit));
     if (limit === 0) return [];
-    const values: unknown[] = [now, limit, options.owner, new Date(now.getTime() + options.leaseMs)];
-    let only = '';
-    if (options.backends) {
-      values.push([...options.backends]);
-      only = ` AND backend = ANY($${values.length}::text[])`;
-    }
+    const leaseUntil = new Date(now.getTime() + options.leaseMs);
+    const backends = options.backends ? [...options.backends] : null;
     // One index-ordered scan that locks as it goes and steps over rows other workers hold. A `sending` row's
     // next_attempt_at is its lease expiry, so deliveries of a crashed worker come due like any other.
-    const sql = `
-      WITH picked AS (
-        SELECT id FROM ${this.#s}.deliveries
-        WHERE ${ACTIVE} AND next_attempt_at <= $1${only}
-        ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
-      )
-      UPDATE ${this.#s}.deliveries AS d
-      SET status = 'sending', lease_owner = $3, lease_until = $4, next_attempt_at = $4, attempts = d.attempts + 1, updated_at = $1
-      FROM picked WHERE d.id = picked.id
-      RETURNING ${_DELIVERY_COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}`;
-    const rows = await this.#query<_DeliveryRow>(sql, values);
+    const sql = `SELECT ${_DELIVERY_COLUMNS} FROM ${this.#s}.claim($1, $2, $3, $4, $5::text[])`;
+    const values: unknown[] = [now, limit, options.owner, leaseUntil, backends];
+    const rows = await this.#query<_DeliveryRow>(sql, values, true);
     return rows.map(_toDelivery);
   }
 
@@ -417,7 +424,7 @@ export class PostgresStore implements Store {
         RETURNING 1
       )
       SELECT count(*)::int AS n FROM updated`;
-    const rows = await this.#query<{ n: number }>(sql, values);
+    const rows = await this.#query<{ n: number }>(sql, values, true);
     const done = (rows[0]?.n ?? 0) > 0;
     if (done && outcome.status === 'retrying') await this.#notify();
     return done;
@@ -458,6 +465,8 @@ export class PostgresStore implements Store {
   async nextDueAt(): Promise<Date | null> {
     const rows = await this.#query<{ at: Date | null }>(
       `SELECT min(next_attempt_at) AS at FROM ${this.#s}.deliveries WHERE ${ACTIVE}`,
+      [],
+      true,
     );
     return rows[0]?.at ?? null;
   }
@@ -465,7 +474,7 @@ export class PostgresStore implements Store {
   // ───────────────────────── reading ─────────────────────────
 
   async get(id: string): Promise<Delivery | null> {
-    const rows = await this.#query<_DeliveryRow>(`SELECT ${_DELIVERY_COLUMNS} FROM ${this.#s}.deliveries WHERE id = $1`, [id]);
+    const rows = await this.#query<_DeliveryRow>(`SELECT ${_DELIVERY_COLUMNS} FROM ${this.#s}.deliveries WHERE id = $1`, [id], true);
     return rows[0] ? _toDelivery(rows[0]) : null;
   }
 
@@ -698,6 +707,7 @@ export class PostgresStore implements Store {
          at_ms = greatest($3::double precision, r.at_ms)
        RETURNING r.tokens + 1 AS available`,
       [key, perSecond, now.getTime()],
+      true,
     );
     const available = Number(rows[0]?.available ?? perSecond);
     return available >= 1 ? 0 : Math.ceil(((1 - available) * 1000) / perSecond);

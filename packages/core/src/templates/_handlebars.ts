@@ -17,12 +17,12 @@ const cache = new Map<string, RenderFn>();
  * Parse now (so syntax errors surface at start-up), compile once per distinct source and escaping mode.
  * Throws Handlebars' own error; callers wrap it in a `TemplateError`.
  */
-export function compile(source: string, escape: boolean): RenderFn {
-  const key = `${escape ? 'e' : 'n'}\u0000${source}`;
+export function compile(source: string, escaping: boolean): RenderFn {
+  const key = `${escaping ? 'e' : 'n'}\u0000${source}`;
   const hit = cache.get(key);
   if (hit) return hit;
   const ast = hb.parse(source);
-  const template = hb.compile(ast, { noEscape: !escape, strict: false, knownHelpersOnly: false });
+  const template = hb.compile(ast, { noEscape: !escaping, strict: false, knownHelpersOnly: false });
   const fn: RenderFn = (context) => template(context, RUNTIME_OPTIONS);
   cache.set(key, fn);
   return fn;
@@ -73,15 +73,15 @@ class Escaped {
 }
 
 /**
- * Deep-copy `value`, wrapping every non-empty string so `{{x}}` renders `escape(x)`. Empty strings stay strings so
+ * Deep-copy `value`, wrapping every non-empty string so `{{x}}` renders `escaping(x)`. Empty strings stay strings so
  * `{{#if}}` keeps working.
  */
-export function wrapStrings(value: unknown, escape: (s: string) => string): unknown {
-  if (typeof value === 'string') return value === '' ? value : new Escaped(value, escape(value));
-  if (Array.isArray(value)) return value.map((v) => wrapStrings(v, escape));
+export function wrapStrings(value: unknown, escaping: (s: string) => string): unknown {
+  if (typeof value === 'string') return value === '' ? value : new Escaped(value, escaping(value));
+  if (Array.isArray(value)) return value.map((v) => wrapStrings(v, escaping));
   if (value && typeof value === 'object' && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = wrapStrings(v, escape);
+    for (const [k, v] of Object.entries(value)) out[k] = wrapStrings(v, escaping);
     return out;
   }
   return value;

@@ -57,9 +57,9 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
   const fail = (error: unknown): never => {
     throw new TemplateError(messageOf(error), { ...location, line: lineOf(error) }, { cause: error });
   };
-  const tryCompile = (source: string, escape: boolean): RenderFn => {
+  const tryCompile = (source: string, escaping: boolean): RenderFn => {
     try {
-      return compile(source, escape);
+      return compile(source, escaping);
     } catch (error) {
       return fail(error);
     }
@@ -71,14 +71,14 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
       return fail(error);
     }
   };
-  const contextOf = (scope: RenderScope, escape?: (s: string) => string): Record<string, unknown> => {
-    if (!escape) return { ...scope.data, recipient: scope.recipient, contact: scope.contact };
-    let data = scope.memo?.get(escape) as Record<string, unknown> | undefined;
+  const contextOf = (scope: RenderScope, escaping?: (s: string) => string): Record<string, unknown> => {
+    if (!escaping) return { ...scope.data, recipient: scope.recipient, contact: scope.contact };
+    let data = scope.memo?.get(escaping) as Record<string, unknown> | undefined;
     if (!data) {
-      data = wrapStrings(scope.data, escape) as Record<string, unknown>;
-      scope.memo?.set(escape, data);
+      data = wrapStrings(scope.data, escaping) as Record<string, unknown>;
+      scope.memo?.set(escaping, data);
     }
-    return { ...data, recipient: wrapStrings(scope.recipient, escape), contact: scope.contact };
+    return { ...data, recipient: wrapStrings(scope.recipient, escaping), contact: scope.contact };
   };
 
   const subject = spec.subject === undefined ? undefined : tryCompile(spec.subject, false);
@@ -152,13 +152,13 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
       };
     }
     case 'text': {
-      const escape = location.escapeText;
-      const body = tryCompile(stringBody(), escape !== undefined);
+      const escaping = location.escapeText;
+      const body = tryCompile(stringBody(), escaping !== undefined);
       return {
         format,
         location,
         render(scope) {
-          const text = run(body, contextOf(scope, escape)).trim();
+          const text = run(body, contextOf(scope, escaping)).trim();
           return withSubject({ format, text }, renderSubject(scope));
         },
       };

@@ -120,8 +120,8 @@ export const SUITE_TEMPLATES: Readonly<Record<TemplateFormat, TemplateSpec>> = {
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const RECIPIENT_STATUSES: readonly RecipientStatus[] = ['sent', 'queued', 'invalid', 'rejected', 'failed', 'unknown'];
 
-/** Fields of {@link makeMessage}: any of the message's, with `content` and `options` merged over the defaults. */
-export type MessageOverrides = Partial<Omit<OutboundMessage, 'content'>> & { content?: Partial<RenderedContent> };
+/** Fields of {@link makeOutboundMessage}: any of the message's, with `content` and `options` merged over the defaults. */
+export type OutboundMessageOverrides = Partial<Omit<OutboundMessage, 'content'>> & { content?: Partial<RenderedContent> };
 
 /**
  * Build a valid {@link OutboundMessage} for tests: a fresh delivery id, the protocol's sample address and a
@@ -129,11 +129,11 @@ export type MessageOverrides = Partial<Omit<OutboundMessage, 'content'>> & { con
  *
  * @example
  * ```ts
- * const message = makeMessage({ protocol: 'email', to: 'ada@example.org', options: { cc: ['bob@example.org'] } });
+ * const message = makeOutboundMessage({ protocol: 'email', to: 'ada@example.org', options: { cc: ['bob@example.org'] } });
  * const result = await backend.send(message, makeSendContext(message));
  * ```
  */
-export function makeMessage(overrides: MessageOverrides = {}): OutboundMessage {
+export function makeOutboundMessage(overrides: OutboundMessageOverrides = {}): OutboundMessage {
   const protocol = overrides.protocol ?? 'email';
   const deliveryId = overrides.deliveryId ?? newId();
   const content: RenderedContent =
@@ -278,8 +278,8 @@ export function testBackend(harness: BackendHarness): void {
       created.push(b);
       return b;
     };
-    const message = (overrides: MessageOverrides = {}): OutboundMessage => {
-      const m = makeMessage({ protocol: backend.protocol, backend: backend.name, to: harness.address, ...overrides });
+    const message = (overrides: OutboundMessageOverrides = {}): OutboundMessage => {
+      const m = makeOutboundMessage({ protocol: backend.protocol, backend: backend.name, to: harness.address, ...overrides });
       return harness.message ? harness.message(m) : m;
     };
     const send = (b: Backend, m: OutboundMessage): Promise<SendResult> => b.send(m, makeSendContext(m));

@@ -1,3 +1,4 @@
+import { ValidationError } from '../errors';
 import { normalizeAddress, type Protocol } from '../protocols';
 import { canAdvance, FINISHED_STATUSES } from '../status';
 import type {
@@ -18,7 +19,14 @@ import type {
   TrackingEvent,
 } from '../types';
 
-/** Options of {@link memoryStore}. */
+/**
+ * Options of {@link memoryStore}.
+ *
+ * @example
+ * ```ts
+ * const store = memoryStore({ name: 'memory-test' });
+ * ```
+ */
 export interface MemoryStoreOptions {
   /**
    * Store name reported as `store.name`.
@@ -120,9 +128,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
     async enqueue(rows) {
       const ids = new Set<string>();
-      for (const row of rows) {
+      for (const [index, row] of rows.entries()) {
         if (ids.has(row.id) || deliveries.has(row.id)) {
-          throw new Error(`[herald] [memory] delivery id ${row.id} already exists; nothing was enqueued`);
+          throw new ValidationError('enqueue failed; nothing was stored', [
+            { path: `rows[${index}].id`, message: `delivery id ${row.id} already exists` },
+          ]);
         }
         ids.add(row.id);
       }
@@ -194,7 +204,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
     async finish(id: string, owner: string, outcome: AttemptOutcome) {
       const row = deliveries.get(id);
-      if (!row || row.status !== 'sending' || row.leaseOwner !== owner) return false;
+      if (row?.status !== 'sending' || row.leaseOwner !== owner) return false;
       const list = attemptLog.get(id) ?? [];
       list.push(structuredClone({ ...outcome.attempt, deliveryId: id }));
       attemptLog.set(id, list);
@@ -225,7 +235,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       let released = false;
       for (const id of ids) {
         const row = deliveries.get(id);
-        if (!row || row.status !== 'sending' || row.leaseOwner !== owner) continue;
+        if (row?.status !== 'sending' || row.leaseOwner !== owner) continue;
         row.attempts = Math.max(0, row.attempts - 1);
         row.status = row.attempts > 0 ? 'retrying' : 'queued';
         row.leaseOwner = null;
@@ -399,8 +409,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
           if (event.deliveryId !== null && gone.has(event.deliveryId)) trackingEvents.delete(key);
         }
         removed += batch.length;
-        if (batch.length < batchSize) return removed;
+        if (batch.length < batchSize) break;
       }
+      // Unmatched events and inbound messages follow the same retention (as in the SQL stores).
+      for (const [key, event] of trackingEvents) {
+        if (event.deliveryId === null && event.receivedAt.getTime() < opts.olderThan.getTime()) trackingEvents.delete(key);
+      }
+      for (const [key, entry] of inbound) {
+        if (entry.receivedAt.getTime() < opts.olderThan.getTime()) inbound.delete(key);
+      }
+      return removed;
     },
 
     async reserveRate(key, perSecond, now) {

@@ -11,7 +11,14 @@ import type {
   TrackingEvent,
 } from '../types';
 
-/** What a {@link testStore} factory returns: a fresh store, and how to dispose of what it used. */
+/**
+ * What a {@link testStore} factory returns: a fresh store, and how to dispose of what it used.
+ *
+ * @example
+ * ```ts
+ * const made: StoreUnderTest = { store: memoryStore(), cleanup: async () => {} };
+ * ```
+ */
 export interface StoreUnderTest {
   store: Store;
   /** Runs after `store.close()`: remove temp files, drop the schema… */
@@ -50,7 +57,7 @@ export function makeDelivery(overrides: Partial<NewDelivery> = {}): NewDelivery 
     expiresAt: null,
     ...overrides,
   };
-  if (!('message' in overrides)) base.message = makeMessage(base);
+  if (!('message' in overrides)) base.message = makeStoredMessage(base);
   return base;
 }
 
@@ -59,10 +66,10 @@ export function makeDelivery(overrides: Partial<NewDelivery> = {}): NewDelivery 
  *
  * @example
  * ```ts
- * const message = makeMessage({ id: 'dlv_1', notification: 'welcome', protocol: 'email', backend: 'smtp', address: 'a@b.example' });
+ * const message = makeStoredMessage({ id: 'dlv_1', notification: 'welcome', protocol: 'email', backend: 'smtp', address: 'a@b.example' });
  * ```
  */
-export function makeMessage(
+export function makeStoredMessage(
   delivery: Pick<NewDelivery, 'id' | 'notification' | 'protocol' | 'backend' | 'address'>,
 ): OutboundMessage {
   return {

@@ -1,0 +1,78 @@
+/** Shared bench helpers: loopback sinks, timing. Results are printed with `report()` from `./_report`. */
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
+
+export { median, peakRssMb, report } from './_report';
+
+export interface Sink {
+  host: string;
+  port: number;
+  /** Messages the sink has accepted so far. */
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback SMTP server (smtp-server) that accepts and discards every message, in its own worker thread so its
+ * parsing does not slow the sender under test. Both sides of a bench send to the same sink.
+ */
+export async function startSmtpSink(): Promise<Sink> {
+  const worker = new Worker(new URL('./_smtp-sink.mjs', import.meta.url));
+  const next = async (type: string): Promise<Record<string, number>> => {
+    for (;;) {
+      const [msg] = (await once(worker, 'message')) as [{ type: string } & Record<string, number>];
+      if (msg.type === type) return msg;
+    }
+  };
+  const { port } = await next('ready');
+  return {
+    host: '127.0.0.1',
+    port: port!,
+    async count() {
+      const reply = next('count');
+      worker.postMessage('count');
+      return (await reply).received!;
+    },
+    async close() {
+      const closed = next('closed');
+      worker.postMessage('close');
+      await closed;
+      await worker.terminate();
+    },
+  };
+}
+
+/** Run `fn` and return its result with the elapsed wall time in seconds. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ result: T; seconds: number }> {
+  const start = performance.now();
+  const result = await fn();
+  return { result, seconds: (performance.now() - start) / 1000 };
+}
+
+/** Run `task` over `items` with at most `concurrency` in flight (the baselines' equivalent of a worker pool). */
+export async function runPool<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await task(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+}
+
+/**
+ * nodemailer `getSocket` hook opening connections with Nagle's algorithm off, as backend-smtp does by default: the
+ * baseline gets the same socket tuning so a dispatch ratio measures Herald's overhead, not the tuning.
+ */
+export function noDelaySocket(host: string, port: number) {
+  return function getSocket(_options: unknown, callback: (error: Error | null, socket?: { connection: Socket }) => void): void {
+    const socket = connect({ host, port, noDelay: true, keepAlive: true });
+    socket.once('error', callback);
+    socket.once('connect', () => {
+      socket.removeListener('error', callback);
+      callback(null, { connection: socket });
+    });
+  };
+}

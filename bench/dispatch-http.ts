@@ -1,0 +1,169 @@
+/**
+ * bench/dispatch-http — the Herald worker draining 20,000 queued json-webhook deliveries (signed, Standard Webhooks)
+ * to a loopback HTTP receiver at concurrency 16, against a bare undici `Pool` posting the same bodies to the same
+ * receiver, 16 in flight. Enqueueing (`notify()` into a temp SQLite store) is not timed; only the drain is.
+ * The receiver runs in a worker thread. Rounds alternate which side goes first. Target: herald/baseline ≥ 0.8.
+ */
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { jsonWebhook } from '@herald/backend-json-webhook';
+import { createHerald, defineNotification, type Recipient, type Store } from '@herald/core';
+import { sqliteStore } from '@herald/store-sqlite';
+import { Pool } from 'undici';
+import { z } from 'zod';
+import { median, report, runPool, type Sink, timed } from './_util';
+
+const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONCURRENCY = 16;
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+/** A loopback HTTP receiver in its own thread, answering 204 to every POST. */
+async function startHttpSink(): Promise<Sink> {
+  const worker = new Worker(new URL('./_http-sink.mjs', import.meta.url));
+  const next = async (type: string): Promise<Record<string, number>> => {
+    for (;;) {
+      const [msg] = (await once(worker, 'message')) as [{ type: string } & Record<string, number>];
+      if (msg.type === type) return msg;
+    }
+  };
+  const { port } = await next('ready');
+  return {
+    host: '127.0.0.1',
+    port: port!,
+    async count() {
+      const reply = next('count');
+      worker.postMessage('count');
+      return (await reply).received!;
+    },
+    async close() {
+      const closed = next('closed');
+      worker.postMessage('close');
+      await closed;
+      await worker.terminate();
+    },
+  };
+}
+
+const orderShipped = defineNotification({
+  id: 'order-shipped',
+  schema: z.object({ orderId: z.string(), total: z.string(), trackingUrl: z.string() }),
+  templates: {
+    'json-webhook': {
+      format: 'params',
+      body: { event: 'order.shipped', orderId: '{{orderId}}', total: '{{total}}', customer: '{{recipient.name}}', trackingUrl: '{{trackingUrl}}' },
+    },
+  },
+});
+const data = { orderId: 'A-100234', total: '42.50 EUR', trackingUrl: 'https://track.shop.dev/A-100234' };
+
+/** Counts the store's claim/finish calls and the time spent in them (better-sqlite3 is synchronous: main-thread time). */
+function timedStore(store: Store) {
+  const stats = { calls: 0, ms: 0 };
+  const proxy = new Proxy(store, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function' || (key !== 'claim' && key !== 'finish')) return value;
+      return async (...args: unknown[]) => {
+        const start = performance.now();
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } finally {
+          stats.calls++;
+          stats.ms += performance.now() - start;
+        }
+      };
+    },
+  });
+  return { store: proxy, stats };
+}
+
+/** What the baseline posts: the path and body Herald sent for each delivery. */
+interface Post {
+  path: string;
+  body: string;
+}
+
+async function heraldRound(sink: Sink, dir: string, round: string, n: number): Promise<{ rate: number; posts: Post[] }> {
+  // One endpoint per recipient: core sends one delivery per distinct address in a notify() call.
+  const url = (i: number) => `http://${sink.host}:${sink.port}/hooks/herald?customer=${i}`;
+  const { store, stats } = timedStore(sqliteStore({ path: join(dir, `herald-${round}.db`) }));
+  const herald = createHerald({
+    store,
+    backends: [jsonWebhook({ secret: SECRET, allowedHosts: [sink.host] })],
+    notifications: [orderShipped],
+    logger: false,
+  });
+  await store.migrate();
+  const recipients: Recipient[] = Array.from({ length: n }, (_, i) => ({ id: `user-${i}`, name: `Customer ${i}`, contacts: [{ protocol: 'json-webhook', address: url(i) }] }));
+  const { deliveries } = await herald.notify(orderShipped, data, recipients);
+  const before = await sink.count();
+  const [calls0, ms0] = [stats.calls, stats.ms];
+  const { result, seconds } = await timed(() => herald.drain({ concurrency: CONCURRENCY }));
+  const arrived = (await sink.count()) - before;
+  if (result.sent !== n || arrived !== n) throw new Error(`herald: sent ${result.sent}, receiver got ${arrived}, expected ${n}`);
+  await herald.close();
+  const storeShare = (stats.ms - ms0) / 1000 / seconds;
+  if (n >= 1000) {
+    console.log(`  herald: ${n} in ${seconds.toFixed(2)} s; ${stats.calls - calls0} store claim/finish calls = ${(storeShare * 100).toFixed(1)} % of wall time`);
+  }
+  lastStoreShare = storeShare;
+  const posts = deliveries.map((d) => {
+    const target = new URL(d.message!.to);
+    return { path: target.pathname + target.search, body: JSON.stringify(d.message!.content.params) };
+  });
+  return { rate: n / seconds, posts };
+}
+
+/** Bare undici Pool, 16 in flight, same bodies and the same content-type header. */
+async function baselineRound(sink: Sink, posts: readonly Post[]): Promise<number> {
+  const pool = new Pool(`http://${sink.host}:${sink.port}`, { connections: CONCURRENCY });
+  const before = await sink.count();
+  const { seconds } = await timed(() =>
+    runPool(posts, CONCURRENCY, async ({ path, body }) => {
+      const res = await pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await res.body.dump();
+      if (res.statusCode !== 204) throw new Error(`baseline: status ${res.statusCode}`);
+    }),
+  );
+  const arrived = (await sink.count()) - before;
+  await pool.close();
+  if (arrived !== posts.length) throw new Error(`baseline: receiver got ${arrived}, expected ${posts.length}`);
+  if (posts.length >= 1000) console.log(`  bare undici Pool: ${posts.length} in ${seconds.toFixed(2)} s`);
+  return posts.length / seconds;
+}
+
+let lastStoreShare = 0;
+const sink = await startHttpSink();
+const dir = mkdtempSync(join(tmpdir(), 'herald-bench-dispatch-http-'));
+try {
+  console.log(`dispatch-http: ${DELIVERIES} deliveries, concurrency ${CONCURRENCY}, ${ROUNDS} rounds, receiver on ${sink.host}:${sink.port}`);
+  const warm = await heraldRound(sink, dir, 'warm', 1000);
+  await baselineRound(sink, warm.posts);
+  const herald: number[] = [];
+  const baseline: number[] = [];
+  let posts = warm.posts;
+  for (let round = 0; round < ROUNDS; round++) {
+    if (round % 2 === 1) baseline.push(await baselineRound(sink, posts));
+    const h = await heraldRound(sink, dir, String(round), DELIVERIES);
+    herald.push(h.rate);
+    posts = h.posts;
+    if (round % 2 === 0) baseline.push(await baselineRound(sink, posts));
+    console.log(`round ${round + 1}: herald ${herald.at(-1)!.toFixed(0)} deliveries/s, bare undici Pool ${baseline.at(-1)!.toFixed(0)} requests/s`);
+  }
+  report({
+    bench: 'dispatch-http',
+    unit: 'deliveries/s',
+    herald: Math.round(median(herald)),
+    baseline: Math.round(median(baseline)),
+    deliveries: DELIVERIES,
+    concurrency: CONCURRENCY,
+    storeShare: Math.round(lastStoreShare * 1000) / 1000,
+  });
+} finally {
+  await sink.close();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,1 @@
+export { escapeMrkdwn, slack, type SlackOptions } from './slack';

@@ -1,0 +1,1 @@
+export { type SmtpOptions, smtp } from './smtp';

@@ -1,0 +1,112 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { client, xml } from '@xmpp/client';
+import { inject } from 'vitest';
+import type { ProsodyInfo } from './global-setup';
+
+/** The run's prosody; throws the setup's reason when it could not be started (tests fail, never skip). */
+export function prosody(): ProsodyInfo {
+  const info = inject('prosody');
+  if (info.error) throw new Error(info.error);
+  return info;
+}
+
+export interface Received {
+  from: string;
+  id: string | undefined;
+  body: string;
+}
+
+/**
+ * A second account logged in with its own client: what it receives is what the backend delivered. Test files run
+ * in parallel against one server, so each listener counts only messages addressed to the bare JID (`full: false`)
+ * or only those addressed to its own full JID (`full: true`).
+ */
+export async function listen(account: ProsodyInfo['bob'], resource = 'listener', full = false) {
+  const { service, domain } = prosody();
+  const c = client({ service, domain, username: account.username, password: account.password, resource });
+  c.reconnect.stop();
+  const messages: Received[] = [];
+  c.on('error', () => undefined);
+  c.on('stanza', (s) => {
+    const to = s.attrs.to ?? '';
+    if (s.is('message') && s.attrs.type !== 'error' && (full ? to === `${account.jid}/${resource}` : to === account.jid)) {
+      messages.push({ from: s.attrs.from ?? '', id: s.attrs.id, body: s.getChildText('body') ?? '' });
+    }
+  });
+  await c.start();
+  await c.send(xml('presence'));
+  // Stanzas of one stream are handled in order: after this answer the server knows the account is available.
+  await c.iqCaller.request(xml('iq', { type: 'get', to: domain }, xml('ping', { xmlns: 'urn:xmpp:ping' })), 5000);
+  return {
+    messages,
+    client: c,
+    async waitFor(count: number, timeout = 5000): Promise<Received[]> {
+      const deadline = Date.now() + timeout;
+      while (messages.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      return messages;
+    },
+    stop: () => c.stop().catch(() => undefined),
+  };
+}
+
+/**
+ * A TCP proxy in front of prosody: counts connections, drops them on demand (what a server restart or a NAT
+ * timeout does), or swallows the next chunk a client writes and cuts the connection (a drop in mid-send).
+ */
+export async function startProxy(port: number) {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  let cutNext = false;
+  const server: Server = createServer((downstream) => {
+    connections++;
+    const upstream = connect(port, '127.0.0.1');
+    sockets.add(downstream).add(upstream);
+    const cut = () => {
+      downstream.destroy();
+      upstream.destroy();
+    };
+    downstream.on('data', (chunk: Buffer) => {
+      if (cutNext) {
+        cutNext = false;
+        cut();
+      } else upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => downstream.write(chunk));
+    for (const s of [downstream, upstream]) {
+      s.on('error', cut);
+      s.on('close', () => {
+        sockets.delete(s);
+        cut();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const proxyPort = typeof address === 'object' && address ? address.port : 0;
+  return {
+    service: `xmpp://127.0.0.1:${proxyPort}`,
+    get connections() {
+      return connections;
+    },
+    dropAll() {
+      for (const s of sockets) s.destroy();
+    },
+    cutNextWrite() {
+      cutNext = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A loopback port nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 1;
+}

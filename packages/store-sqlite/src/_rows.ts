@@ -1,0 +1,151 @@
+import type {
+  Attempt,
+  Delivery,
+  DeliveryStatus,
+  JsonObject,
+  JsonValue,
+  OutboundMessage,
+  Protocol,
+  RejectReason,
+  SkipReason,
+  StoredTrackingEvent,
+  TrackingEventType,
+} from '@herald/core';
+
+/** A `herald_deliveries` row as better-sqlite3 returns it. Times are epoch milliseconds. */
+export interface DeliveryRow {
+  id: string;
+  batch_id: string;
+  notification: string;
+  category: string | null;
+  recipient_id: string | null;
+  protocol: string;
+  address: string;
+  backend: string | null;
+  status: string;
+  skip_reason: string | null;
+  dedupe_key: string | null;
+  dedupe_address: string | null;
+  attempts: number;
+  max_attempts: number;
+  provider_message_id: string | null;
+  last_error: string | null;
+  message: string | null;
+  created_at: number;
+  updated_at: number;
+  next_attempt_at: number | null;
+  expires_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  sent_at: number | null;
+}
+
+export interface AttemptRow {
+  delivery_id: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  outcome: string;
+  request: string | null;
+  response: string | null;
+  error: string | null;
+  worker_id: string;
+}
+
+export interface EventRow {
+  backend: string;
+  event_id: string;
+  delivery_id: string | null;
+  event_type: string;
+  message_id: string | null;
+  timestamp: number | null;
+  recipient: string | null;
+  metadata: string;
+  tags: string;
+  reject_reason: string | null;
+  description: string | null;
+  mta_response: string | null;
+  user_agent: string | null;
+  click_url: string | null;
+  raw: string | null;
+  received_at: number;
+}
+
+export function ms(date: Date | null | undefined): number | null {
+  return date ? date.getTime() : null;
+}
+
+export function date(value: number | null): Date | null {
+  return value === null ? null : new Date(value);
+}
+
+export function json(value: JsonValue | OutboundMessage | null): string | null {
+  return value === null ? null : JSON.stringify(value);
+}
+
+export function parse<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+export function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    batchId: row.batch_id,
+    notification: row.notification,
+    category: row.category,
+    recipientId: row.recipient_id,
+    protocol: row.protocol as Protocol,
+    address: row.address,
+    backend: row.backend,
+    status: row.status as DeliveryStatus,
+    skipReason: row.skip_reason as SkipReason | null,
+    dedupeKey: row.dedupe_key,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    providerMessageId: row.provider_message_id,
+    lastError: row.last_error,
+    message: parse<OutboundMessage>(row.message),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    nextAttemptAt: date(row.next_attempt_at),
+    expiresAt: date(row.expires_at),
+    leaseOwner: row.lease_owner,
+    leaseUntil: date(row.lease_until),
+    sentAt: date(row.sent_at),
+  };
+}
+
+export function toAttempt(row: AttemptRow): Attempt {
+  return {
+    deliveryId: row.delivery_id,
+    attempt: row.attempt,
+    startedAt: new Date(row.started_at),
+    durationMs: row.duration_ms,
+    outcome: row.outcome as Attempt['outcome'],
+    request: parse<JsonObject>(row.request),
+    response: parse<JsonValue>(row.response),
+    error: row.error,
+    workerId: row.worker_id,
+  };
+}
+
+export function toEvent(row: EventRow): StoredTrackingEvent {
+  return {
+    eventType: row.event_type as TrackingEventType,
+    eventId: row.event_id,
+    messageId: row.message_id,
+    timestamp: date(row.timestamp),
+    recipient: row.recipient,
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    tags: JSON.parse(row.tags) as string[],
+    rejectReason: row.reject_reason as RejectReason | null,
+    description: row.description,
+    mtaResponse: row.mta_response,
+    userAgent: row.user_agent,
+    clickUrl: row.click_url,
+    raw: parse<JsonValue>(row.raw),
+    backend: row.backend,
+    deliveryId: row.delivery_id,
+    receivedAt: new Date(row.received_at),
+  };
+}

@@ -1,0 +1,149 @@
+import { ConfigError } from '@herald/core';
+import type BetterSqlite3 from 'better-sqlite3';
+
+/**
+ * Versioned migrations, applied in order inside one `BEGIN IMMEDIATE` transaction, so processes that start
+ * together serialize on the write lock and only the first applies anything. Append new versions; never edit
+ * one that shipped.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE herald_deliveries (
+        id TEXT PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        notification TEXT NOT NULL,
+        category TEXT,
+        recipient_id TEXT,
+        protocol TEXT NOT NULL,
+        address TEXT NOT NULL,
+        backend TEXT,
+        status TEXT NOT NULL,
+        skip_reason TEXT,
+        dedupe_key TEXT,
+        dedupe_address TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        provider_message_id TEXT,
+        last_error TEXT,
+        message TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        next_attempt_at INTEGER,
+        expires_at INTEGER,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        sent_at INTEGER
+      );
+      -- Claim index: only rows a worker may pick up, in claim order. A sending row's next_attempt_at is its
+      -- lease expiry, so expired leases come out of the same range scan.
+      CREATE INDEX herald_deliveries_due ON herald_deliveries (next_attempt_at, id)
+        WHERE status IN ('queued', 'retrying', 'sending');
+      -- Partial indexes cost nothing on inserts of rows without a dedupe key or provider id.
+      CREATE INDEX herald_deliveries_dedupe ON herald_deliveries (dedupe_key, dedupe_address, created_at)
+        WHERE dedupe_key IS NOT NULL;
+      CREATE INDEX herald_deliveries_provider ON herald_deliveries (backend, provider_message_id)
+        WHERE provider_message_id IS NOT NULL;
+      CREATE INDEX herald_deliveries_batch ON herald_deliveries (batch_id);
+      CREATE INDEX herald_deliveries_recipient ON herald_deliveries (recipient_id, created_at)
+        WHERE recipient_id IS NOT NULL;
+      CREATE INDEX herald_deliveries_created ON herald_deliveries (created_at);
+
+      CREATE TABLE herald_attempts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        duration_ms REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        request TEXT,
+        response TEXT,
+        error TEXT,
+        worker_id TEXT NOT NULL
+      );
+      CREATE INDEX herald_attempts_delivery ON herald_attempts (delivery_id, seq);
+
+      CREATE TABLE herald_events (
+        backend TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        delivery_id TEXT,
+        event_type TEXT NOT NULL,
+        message_id TEXT,
+        timestamp INTEGER,
+        recipient TEXT,
+        metadata TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        reject_reason TEXT,
+        description TEXT,
+        mta_response TEXT,
+        user_agent TEXT,
+        click_url TEXT,
+        raw TEXT,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (backend, event_id)
+      );
+      CREATE INDEX herald_events_delivery ON herald_events (delivery_id, received_at) WHERE delivery_id IS NOT NULL;
+
+      CREATE TABLE herald_inbound (
+        backend TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        timestamp INTEGER,
+        message TEXT NOT NULL,
+        raw TEXT,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (backend, event_id)
+      );
+
+      CREATE TABLE herald_opt_outs (
+        key TEXT PRIMARY KEY,
+        categories TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE herald_suppressions (
+        protocol TEXT NOT NULL,
+        address TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (protocol, address)
+      );
+
+      CREATE TABLE herald_rate_limits (
+        key TEXT PRIMARY KEY,
+        tokens REAL NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+/** Bring the schema to the latest version. Returns the versions it applied. */
+export function migrateDatabase(db: BetterSqlite3.Database): number[] {
+  const run = db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS herald_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at INTEGER NOT NULL
+    )`);
+    const row = db.prepare<[], { v: number | null }>('SELECT MAX(version) AS v FROM herald_migrations').get();
+    const current = row?.v ?? 0;
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+    if (current > latest) {
+      throw new ConfigError(
+        `the database schema is at version ${current}, newer than this @herald/store-sqlite knows (${latest}); upgrade the package`,
+      );
+    }
+    const applied: number[] = [];
+    const record = db.prepare<[number, string, number]>('INSERT INTO herald_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, Date.now());
+      applied.push(migration.version);
+    }
+    return applied;
+  });
+  return run.immediate();
+}

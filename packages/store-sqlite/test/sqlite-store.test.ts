@@ -1,0 +1,163 @@
+import { ConfigError } from '@herald/core';
+import { makeAttempt, makeDelivery, makeEvent, makeInbound } from '@herald/core/testing';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sqliteStore } from '../src';
+import { MIGRATIONS } from '../src/_schema';
+import { tempDatabase } from './_tmp';
+
+describe('sqliteStore', () => {
+  const dbs: ReturnType<typeof tempDatabase>[] = [];
+  afterEach(() => {
+    for (const db of dbs.splice(0)) db.remove();
+  });
+  function temp() {
+    const db = tempDatabase();
+    dbs.push(db);
+    return db;
+  }
+
+  it('rejects bad options at creation', () => {
+    expect(() => sqliteStore({})).toThrow(ConfigError);
+    expect(() => sqliteStore({ path: '' })).toThrow(/path/);
+    expect(() => sqliteStore({ path: ':memory:', busyTimeoutMs: -1 })).toThrow(/busyTimeoutMs/);
+  });
+
+  it('opens the file in WAL mode with synchronous=NORMAL and records applied migrations', async () => {
+    const { path } = temp();
+    const store = sqliteStore({ path });
+    await store.migrate();
+    await store.migrate();
+    await store.close();
+    const raw = new Database(path);
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    const versions = raw.prepare<[], { version: number }>('SELECT version FROM herald_migrations ORDER BY version').all();
+    expect(versions.map((v) => v.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    raw.close();
+    const again = sqliteStore({ path, synchronous: 'FULL' });
+    await again.migrate();
+    await again.close();
+  });
+
+  it('refuses a database migrated by a newer version', async () => {
+    const { path } = temp();
+    const store = sqliteStore({ path });
+    await store.migrate();
+    await store.close();
+    const raw = new Database(path);
+    raw.prepare('INSERT INTO herald_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(999, 'future', Date.now());
+    raw.close();
+    const old = sqliteStore({ path });
+    await expect(old.migrate()).rejects.toThrow(/version 999/);
+    await old.close();
+  });
+
+  it('migrates on first use when migrate() was not called', async () => {
+    const { path } = temp();
+    const store = sqliteStore({ path });
+    expect(await store.claim({ owner: 'w', limit: 5, leaseMs: 1000 })).toEqual([]);
+    const row = makeDelivery();
+    await store.enqueue([row]);
+    expect((await store.get(row.id))?.id).toBe(row.id);
+    await store.close();
+  });
+
+  it('keeps everything across close and reopen', async () => {
+    const { path } = temp();
+    const first = sqliteStore({ path });
+    await first.migrate();
+    const row = makeDelivery();
+    await first.enqueue([row]);
+    await first.claim({ owner: 'w1', limit: 1, leaseMs: 60_000 });
+    await first.finish(row.id, 'w1', { status: 'sent', providerMessageId: 'pm-1', attempt: makeAttempt(row.id) });
+    await first.close();
+    const second = sqliteStore({ path });
+    await second.migrate();
+    expect(await second.get(row.id)).toMatchObject({ status: 'sent', providerMessageId: 'pm-1', message: row.message });
+    expect(await second.attempts(row.id)).toHaveLength(1);
+    await second.close();
+  });
+
+  it('two stores on one file see each other’s writes', async () => {
+    const { path } = temp();
+    const a = sqliteStore({ path });
+    const b = sqliteStore({ path });
+    await Promise.all([a.migrate(), b.migrate()]);
+    const row = makeDelivery();
+    await a.enqueue([row]);
+    const [claimed] = await b.claim({ owner: 'b', limit: 5, leaseMs: 60_000 });
+    expect(claimed?.id).toBe(row.id);
+    expect(await a.claim({ owner: 'a', limit: 5, leaseMs: 60_000 })).toEqual([]);
+    await a.close();
+    await b.close();
+  });
+
+  it('uses a given connection and leaves it open on close', async () => {
+    const database = new Database(':memory:');
+    const store = sqliteStore({ database });
+    await store.migrate();
+    await store.enqueue([makeDelivery()]);
+    await store.close();
+    expect(database.open).toBe(true);
+    expect(database.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM herald_deliveries').get()?.n).toBe(1);
+    database.close();
+  });
+
+  it('wakes subscribers after enqueue, a retry, a release and a requeue', async () => {
+    const store = sqliteStore({ path: ':memory:' });
+    await store.migrate();
+    let calls = 0;
+    store.subscribe!(() => {
+      calls++;
+    });
+    const row = makeDelivery();
+    await store.enqueue([row]);
+    expect(calls).toBe(1);
+    await store.claim({ owner: 'w', limit: 1, leaseMs: 60_000 });
+    await store.finish(row.id, 'w', { status: 'retrying', nextAttemptAt: new Date(), error: 'e', attempt: makeAttempt(row.id) });
+    expect(calls).toBe(2);
+    await store.claim({ owner: 'w', limit: 1, leaseMs: 60_000 });
+    await store.release([row.id], 'w');
+    expect(calls).toBe(3);
+    await store.claim({ owner: 'w', limit: 1, leaseMs: 60_000 });
+    await store.finish(row.id, 'w', { status: 'failed', error: 'e', attempt: makeAttempt(row.id) });
+    expect(calls).toBe(3);
+    await store.requeue(row.id, { now: new Date(), expiresAt: null, maxAttempts: 3 });
+    expect(calls).toBe(4);
+    await store.enqueue([makeDelivery({ status: 'skipped', skipReason: 'opted-out', nextAttemptAt: null })]);
+    expect(calls).toBe(4);
+    await store.close();
+  });
+
+  it('prune also drops unmatched events and inbound messages older than the cut-off', async () => {
+    const store = sqliteStore({ path: ':memory:' });
+    await store.migrate();
+    const old = new Date(Date.now() - 86_400_000);
+    const orphan = makeEvent({ messageId: 'nobody' });
+    const recent = makeEvent({ messageId: 'nobody' });
+    const inbound = makeInbound();
+    await store.recordEvent('smtp', orphan, { now: old, status: 'delivered' });
+    await store.recordEvent('smtp', recent, { now: new Date(), status: 'delivered' });
+    await store.recordInbound('postal', inbound, old);
+    expect(await store.prune({ olderThan: new Date(Date.now() - 3_600_000), batchSize: 1 })).toBe(0);
+    expect((await store.recordEvent('smtp', orphan, { now: new Date(), status: null })).inserted).toBe(true);
+    expect((await store.recordEvent('smtp', recent, { now: new Date(), status: null })).inserted).toBe(false);
+    expect(await store.recordInbound('postal', inbound, new Date())).toBe(true);
+    await store.close();
+  });
+
+  it('shares the rate limit between stores on one file', async () => {
+    const { path } = temp();
+    const a = sqliteStore({ path });
+    const b = sqliteStore({ path });
+    await a.migrate();
+    const now = new Date();
+    expect(await a.reserveRate!('smtp', 2, now)).toBe(0);
+    expect(await b.reserveRate!('smtp', 2, now)).toBe(0);
+    expect(await a.reserveRate!('smtp', 2, now)).toBe(500);
+    expect(await b.reserveRate!('smtp', 2, now)).toBe(1000);
+    expect(await b.reserveRate!('smtp', 2, new Date(now.getTime() + 1500))).toBe(0);
+    await a.close();
+    await b.close();
+  });
+});
