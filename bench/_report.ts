@@ -1,19 +1,18 @@
 /** Shared bench output: progress lines, then the result as ONE JSON object on the last line. */
-export interface BenchResult {
+export interface BenchCore {
   bench: string;
   unit: string;
   herald: number;
   baseline: number;
-  ratio: number;
-  peakRssMb: number;
-  [extra: string]: unknown;
 }
+
+export type BenchResult = BenchCore & { ratio: number; peakRssMb: number } & Record<string, unknown>;
 
 export function peakRssMb(): number {
   return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 }
 
-export function report(result: Omit<BenchResult, 'peakRssMb' | 'ratio'> & { ratio?: number; peakRssMb?: number }): void {
+export function report(result: BenchCore & { ratio?: number; peakRssMb?: number } & Record<string, unknown>): void {
   const ratio = result.ratio ?? Math.round((result.herald / result.baseline) * 1000) / 1000;
   const out: BenchResult = { ...result, ratio, peakRssMb: result.peakRssMb ?? peakRssMb() };
   console.log(JSON.stringify(out));

@@ -12,6 +12,6 @@ it('the quickstart runs to completion and prints what it sent', async () => {
   expect(stdout).toContain('skipped bob@shop.dev (opted-out)');
   expect(stdout).toContain('skipped CYD@shop.dev (duplicate)');
   expect(stdout).toContain('skipped dev@example.com (test-address)');
-  expect(stdout).toMatch(/to bob@shop\.dev — "Your password was changed"/);
+  expect(stdout).toMatch(/to "Bob" <bob@shop\.dev> — "Your password was changed"/);
   expect(stdout).toContain('Two *fancy* cups');
 }, 90_000);

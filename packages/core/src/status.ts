@@ -10,12 +10,14 @@ const RANK: Record<DeliveryStatus, number> = {
   queued: 0,
   retrying: 1,
   sending: 2,
-  failed: 3,
   sent: 4,
   deferred: 5,
   delivered: 6,
   opened: 7,
   clicked: 8,
+  // `failed` ranks with the bad outcomes: a provider's "failed" event (Postal HardFail) must move a sent
+  // delivery; a delivery the worker gave up on never had a provider message, so no tracking event reaches it.
+  failed: 9,
   rejected: 9,
   bounced: 10,
   unsubscribed: 11,

@@ -362,6 +362,11 @@ export interface Store {
   claim(options: ClaimOptions): Promise<Delivery[]>;
   /** Record an attempt and move the delivery on. Returns false (and changes nothing) if `owner` no longer holds the lease. */
   finish(id: string, owner: string, outcome: AttemptOutcome): Promise<boolean>;
+  /**
+   * Optional: record several attempts in one write (one transaction), with `finish`'s semantics per item.
+   * Workers group the outcomes of one tick through it; results are in input order.
+   */
+  finishMany?(items: readonly { id: string; owner: string; outcome: AttemptOutcome }[]): Promise<boolean[]>;
   /** Give claimed deliveries back without counting the attempt (graceful stop). */
   release(ids: readonly string[], owner: string): Promise<void>;
   /** Put a `failed` (or any finished) delivery back in the queue with a fresh attempt budget. */

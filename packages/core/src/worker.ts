@@ -51,7 +51,11 @@ export class Worker implements HeraldWorker {
   private wake: (() => void) | null = null;
   private readonly unsubscribe: (() => void) | undefined;
   private readonly loop: Promise<void>;
-  private readonly controller = new AbortController();
+  /** Claimed deliveries waiting for a free slot: claims are batched, not one per freed slot. */
+  private readonly buffer: Delivery[] = [];
+  /** Outcomes waiting to be written together (one store transaction per tick). */
+  private pending: { delivery: Delivery; outcome: AttemptOutcome; done: (ok: boolean) => void }[] = [];
+  private flushScheduled = false;
   readonly result: DrainResult = { sent: 0, failed: 0, retrying: 0 };
 
   constructor(
@@ -59,7 +63,8 @@ export class Worker implements HeraldWorker {
     private readonly settings: WorkerSettings,
   ) {
     this.id = settings.id ?? `${hostname()}-${process.pid}-${newId().slice(-6)}`;
-    this.unsubscribe = deps.store.subscribe?.(() => this.poke());
+    // Deferred a tick: a store may notify from inside `finish`, before this worker has recorded the outcome.
+    this.unsubscribe = deps.store.subscribe?.(() => setImmediate(() => this.poke()));
     this.loop = this.run().catch((error: unknown) => {
       deps.logger.error('worker loop crashed', { worker: this.id, error: String(error) });
     });
@@ -89,14 +94,17 @@ export class Worker implements HeraldWorker {
   private async run(): Promise<void> {
     const { store, logger } = this.deps;
     const backendNames = [...this.deps.backends.keys()];
+    const { concurrency } = this.settings;
     let storeFailures = 0;
     try {
       while (this.state === 'running') {
-        const free = this.settings.concurrency - this.inFlight;
+        // Refill the buffer in batches once at least a whole round of slots is free, so a busy worker makes
+        // one claim per `concurrency` sends instead of one per send.
         let claimed: Delivery[] = [];
-        if (free > 0) {
+        const room = 2 * concurrency - this.inFlight - this.buffer.length;
+        if (room >= concurrency) {
           try {
-            claimed = await store.claim({ owner: this.id, limit: free, leaseMs: this.settings.leaseMs, backends: backendNames });
+            claimed = await store.claim({ owner: this.id, limit: room, leaseMs: this.settings.leaseMs, backends: backendNames });
             storeFailures = 0;
           } catch (error) {
             storeFailures++;
@@ -105,18 +113,25 @@ export class Worker implements HeraldWorker {
             await this.idle(backoff);
             continue;
           }
-          for (const delivery of claimed) this.start(delivery);
-          if (claimed.length === free) continue;
+          this.buffer.push(...claimed);
         }
-        if (this.settings.drain && this.inFlight === 0 && claimed.length === 0) {
+        while (this.inFlight < concurrency && this.buffer.length) this.start(this.buffer.shift()!);
+        if (claimed.length === room && this.inFlight < concurrency) continue;
+        if (this.settings.drain && this.inFlight === 0 && this.buffer.length === 0 && claimed.length === 0) {
           const due = await store.nextDueAt().catch(() => null);
           if (!due || due.getTime() > Date.now()) break;
           continue;
         }
-        await this.idle(await this.waitMs());
+        await this.idle(this.inFlight >= concurrency || this.buffer.length ? this.settings.pollMs : await this.waitMs());
       }
     } finally {
       this.state = 'stopping';
+      if (this.buffer.length) {
+        const ids = this.buffer.splice(0).map((d) => d.id);
+        await store.release(ids, this.id).catch((error: unknown) => {
+          logger.warn('could not give back claimed deliveries; they are retried when their lease expires', { worker: this.id, error: String(error) });
+        });
+      }
       while (this.inFlight > 0) await new Promise<void>((resolve) => (this.wake = resolve));
       this.unsubscribe?.();
       this.state = 'stopped';
@@ -125,7 +140,6 @@ export class Worker implements HeraldWorker {
 
   /** How long to sleep when idle: until the next due delivery, bounded by the poll interval. */
   private async waitMs(): Promise<number> {
-    if (this.inFlight >= this.settings.concurrency) return this.settings.pollMs;
     try {
       const due = await this.deps.store.nextDueAt();
       if (!due) return this.settings.pollMs;
@@ -272,8 +286,6 @@ export class Worker implements HeraldWorker {
 
   private async sendWithTimeout(backend: Backend, message: NonNullable<Delivery['message']>, delivery: Delivery): Promise<SendResult> {
     const controller = new AbortController();
-    const onStop = () => controller.abort(this.controller.signal.reason);
-    this.controller.signal.addEventListener('abort', onStop, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -289,25 +301,21 @@ export class Worker implements HeraldWorker {
       ]);
     } finally {
       clearTimeout(timer);
-      this.controller.signal.removeEventListener('abort', onStop);
     }
   }
 
-  private async record(delivery: Delivery, outcome: AttemptOutcome): Promise<void> {
-    let ok = false;
-    for (let i = 0; ; i++) {
-      try {
-        ok = await this.deps.store.finish(delivery.id, this.id, outcome);
-        break;
-      } catch (error) {
-        // The store is unreachable: keep the outcome and retry; if the lease runs out first another worker resends.
-        if (i >= 8) {
-          this.deps.logger.error('could not record attempt; the delivery will be retried after its lease expires', { delivery: delivery.id, error: String(error) });
-          return;
-        }
-        await sleep(Math.min(10_000, 100 * 2 ** i));
+  private record(delivery: Delivery, outcome: AttemptOutcome): Promise<boolean> {
+    return new Promise<boolean>((done) => {
+      this.pending.push({ delivery, outcome, done });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flush());
       }
-    }
+    });
+  }
+
+  /** Runs synchronously as the store confirms, so listeners see transitions in order. */
+  private recorded(delivery: Delivery, outcome: AttemptOutcome, ok: boolean): void {
     if (!ok) {
       this.deps.logger.warn('lease lost before the attempt was recorded (another worker took over)', { delivery: delivery.id, worker: this.id });
       return;
@@ -327,6 +335,38 @@ export class Worker implements HeraldWorker {
       leaseUntil: null,
     };
     this.deps.emitDelivery(updated, { from: 'sending', to: outcome.status });
+  }
+
+  /** Write every outcome queued since the last tick in one store call; retry while the store is unreachable. */
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.flushScheduled = false;
+    if (!batch.length) return;
+    const { store, logger } = this.deps;
+    for (let i = 0; ; i++) {
+      try {
+        const results = store.finishMany
+          ? await store.finishMany(batch.map((b) => ({ id: b.delivery.id, owner: this.id, outcome: b.outcome })))
+          : await Promise.all(batch.map((b) => store.finish(b.delivery.id, this.id, b.outcome)));
+        batch.forEach((b, k) => {
+          this.recorded(b.delivery, b.outcome, results[k] === true);
+          b.done(results[k] === true);
+        });
+        return;
+      } catch (error) {
+        // The store is unreachable: keep the outcomes and retry; if the lease runs out first another worker resends.
+        if (i >= 8) {
+          logger.error('could not record attempts; those deliveries are retried after their lease expires', { worker: this.id, count: batch.length, error: String(error) });
+          for (const b of batch) {
+            this.recorded(b.delivery, b.outcome, false);
+            b.done(false);
+          }
+          return;
+        }
+        await sleep(Math.min(10_000, 100 * 2 ** i));
+      }
+    }
   }
 }
 

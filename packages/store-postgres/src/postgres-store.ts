@@ -393,6 +393,30 @@ export class PostgresStore implements Store {
   }
 
   async finish(id: string, owner: string, outcome: AttemptOutcome): Promise<boolean> {
+    const { text, values } = this.#finishQuery(id, owner, outcome);
+    const rows = await this.#query<{ n: number }>(text, values, true);
+    const done = (rows[0]?.n ?? 0) > 0;
+    if (done && outcome.status === 'retrying') await this.#notify();
+    return done;
+  }
+
+  /** Record many attempts in one transaction: one commit (one WAL flush) for a whole tick of a worker. */
+  async finishMany(items: readonly { id: string; owner: string; outcome: AttemptOutcome }[]): Promise<boolean[]> {
+    if (items.length === 1) return [await this.finish(items[0]!.id, items[0]!.owner, items[0]!.outcome)];
+    const results = await this.#transaction(async (client) => {
+      const out: boolean[] = [];
+      for (const item of items) {
+        const { text, values } = this.#finishQuery(item.id, item.owner, item.outcome);
+        const result = await client.query({ name: this.#statementName(text), text, values });
+        out.push(((result.rows[0] as { n: number } | undefined)?.n ?? 0) > 0);
+      }
+      return out;
+    });
+    if (items.some((item, i) => results[i] && item.outcome.status === 'retrying')) await this.#notify();
+    return results;
+  }
+
+  #finishQuery(id: string, owner: string, outcome: AttemptOutcome): { text: string; values: unknown[] } {
     const a: Attempt = outcome.attempt;
     const finishedAt = new Date(a.startedAt.getTime() + Math.max(0, a.durationMs));
     const values: unknown[] = [id, owner, outcome.status, new Date()];
@@ -424,10 +448,7 @@ export class PostgresStore implements Store {
         RETURNING 1
       )
       SELECT count(*)::int AS n FROM updated`;
-    const rows = await this.#query<{ n: number }>(sql, values, true);
-    const done = (rows[0]?.n ?? 0) > 0;
-    if (done && outcome.status === 'retrying') await this.#notify();
-    return done;
+    return { text: sql, values };
   }
 
   async release(ids: readonly string[], owner: string): Promise<void> {

@@ -393,7 +393,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     return ids.map((id) => toDelivery(byId.get(id)!));
   });
 
-  const finishTx = db.transaction((id: string, owner: string, outcome: AttemptOutcome): boolean => {
+  const finishOne = (id: string, owner: string, outcome: AttemptOutcome): boolean => {
     const s = ready();
     const now = Date.now();
     let changes: number;
@@ -410,7 +410,11 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     const a = outcome.attempt;
     s.insertAttempt.run(id, a.attempt, a.startedAt.getTime(), a.durationMs, a.outcome, json(a.request), json(a.response), a.error, a.workerId);
     return true;
-  });
+  };
+  const finishTx = db.transaction(finishOne);
+  const finishManyTx = db.transaction((items: readonly { id: string; owner: string; outcome: AttemptOutcome }[]): boolean[] =>
+    items.map((item) => finishOne(item.id, item.owner, item.outcome)),
+  );
 
   const releaseTx = db.transaction((ids: readonly string[], owner: string): number => {
     const s = ready();
@@ -511,6 +515,11 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const finished = finishTx.immediate(id, owner, outcome);
       if (finished && outcome.status === 'retrying') wake();
       return finished;
+    },
+    async finishMany(items) {
+      const results = finishManyTx.immediate(items);
+      if (items.some((item, i) => results[i] && item.outcome.status === 'retrying')) wake();
+      return results;
     },
 
     async release(ids, owner) {
