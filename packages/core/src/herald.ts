@@ -248,6 +248,8 @@ export function createHerald(options: HeraldOptions): Herald {
     interface Target {
       recipient: Recipient | null;
       contact: Contact & { protocol: Protocol };
+      /** Normalized address (dedupe, suppression, preferences), computed once. */
+      norm: string;
       path: string;
       label: string;
     }
@@ -277,7 +279,7 @@ export function createHerald(options: HeraldOptions): Herald {
             return;
           }
         }
-        targets.push({ recipient, contact: contact as Contact & { protocol: Protocol }, path, label });
+        targets.push({ recipient, contact: contact as Contact & { protocol: Protocol }, norm: normalizeAddress(contact.protocol, contact.address), path, label });
       });
     });
     if (n.siteContacts !== false) {
@@ -285,7 +287,7 @@ export function createHerald(options: HeraldOptions): Herald {
         if (sc.only && !sc.only.includes(n.id)) continue;
         if (sc.except?.includes(n.id)) continue;
         const contact: Contact & { protocol: Protocol } = { protocol: sc.protocol, address: sc.address, ...(sc.backend ? { backend: sc.backend } : {}) };
-        targets.push({ recipient: null, contact, path: 'siteContacts', label: `site contact ${sc.name ?? sc.address}` });
+        targets.push({ recipient: null, contact, norm: normalizeAddress(contact.protocol, contact.address), path: 'siteContacts', label: `site contact ${sc.name ?? sc.address}` });
       }
     }
 
@@ -295,7 +297,7 @@ export function createHerald(options: HeraldOptions): Herald {
     const byProto = new Map<Protocol, Set<string>>();
     for (const t of targets) {
       if (t.recipient?.id) prefKeys.add(t.recipient.id);
-      const norm = normalizeAddress(t.contact.protocol, t.contact.address);
+      const norm = t.norm;
       prefKeys.add(norm);
       if (!byProto.has(t.contact.protocol)) byProto.set(t.contact.protocol, new Set());
       byProto.get(t.contact.protocol)!.add(norm);
@@ -312,13 +314,14 @@ export function createHerald(options: HeraldOptions): Herald {
     const dedupeKey = n.dedupe && parsedData.success ? n.dedupe.key(parsedData.data) : null;
     const memo = new Map<unknown, unknown>();
     let attachments: Attachment[] | null = null;
+    // Options and attachments are the same for every message of one backend in a call: merge and check them once.
+    const checked = new Map<string, Pick<OutboundMessage, 'options' | 'attachments'>>();
     const seen = new Set<string>();
     const rows: NewDelivery[] = [];
     const skipped: SkippedContact[] = [];
 
     for (const t of targets) {
-      const { contact, recipient } = t;
-      const norm = normalizeAddress(contact.protocol, contact.address);
+      const { contact, recipient, norm } = t;
       const { backend, template } = route(n, contact.protocol, contact.backend);
       let reason: SkipReason | null = null;
       if (!backend) reason = 'no-backend';
@@ -365,8 +368,19 @@ export function createHerald(options: HeraldOptions): Herald {
         recipient: recipientView,
         content,
         attachments: backend.capabilities.attachments ? (attachments ?? []) : [],
-        options: mergeOptions(backend.defaults, n.options, callOptions.options),
+        options: {},
       };
+      const cached = checked.get(backend.name);
+      if (cached) {
+        message.options = cached.options;
+        message.attachments = cached.attachments;
+      } else {
+        message.options = mergeOptions(backend.defaults, n.options, callOptions.options);
+        const capped = applyCapabilities(backend, message);
+        checked.set(backend.name, { options: capped.options, attachments: capped.attachments });
+        message.options = capped.options;
+        message.attachments = capped.attachments;
+      }
       rows.push({
         ...base,
         status: 'queued',
@@ -374,7 +388,7 @@ export function createHerald(options: HeraldOptions): Herald {
         dedupeKey,
         dedupeSince,
         dedupeAddress: dedupeKey ? norm : null,
-        message: applyCapabilities(backend, message),
+        message,
         nextAttemptAt: now,
         expiresAt,
       });

@@ -60,7 +60,8 @@ export function isProtocol(value: unknown): value is Protocol {
 export function normalizeAddress(protocol: Protocol, address: string): string {
   switch (protocol) {
     case 'email':
-      return (parseMailbox(address)?.address ?? address).toLowerCase();
+      // Bare addresses (the common case) skip the mailbox parser.
+      return (address.includes('<') ? (parseMailbox(address)?.address ?? address) : address.trim()).toLowerCase();
     case 'twitter':
       return address.replace(/^@/, '').toLowerCase();
     case 'xmpp':
@@ -86,7 +87,7 @@ function isReservedHost(host: string): boolean {
 export function isTestAddress(protocol: Protocol, address: string): boolean {
   switch (protocol) {
     case 'email': {
-      const a = parseMailbox(address)?.address ?? address;
+      const a = address.includes('<') ? (parseMailbox(address)?.address ?? address) : address.trim();
       return isReservedHost(a.slice(a.lastIndexOf('@') + 1));
     }
     case 'xmpp':
