@@ -250,8 +250,8 @@ export function createHerald(options: HeraldOptions): Herald {
       contact: Contact & { protocol: Protocol };
       /** Normalized address (dedupe, suppression, preferences), computed once. */
       norm: string;
-      path: string;
-      label: string;
+      /** Where the contact came from, for error messages (built only when needed). */
+      where: () => { path: string; label: string };
     }
     const targets: Target[] = [];
     recipients.forEach((recipient, ri) => {
@@ -261,25 +261,30 @@ export function createHerald(options: HeraldOptions): Herald {
       }
       const contacts: Contact[] = recipient.contacts;
       contacts.forEach((contact, ci) => {
-        const path = `recipients[${ri}].contacts[${ci}]`;
-        const label = `contact ${contact?.protocol}:${contact?.address}${recipient.id ? ` of recipient "${recipient.id}"` : ''}`;
+        const where = () => ({
+          path: `recipients[${ri}].contacts[${ci}]`,
+          label: `contact ${contact?.protocol}:${contact?.address}${recipient.id ? ` of recipient "${recipient.id}"` : ''}`,
+        });
         if (!contact || !isProtocol(contact.protocol)) {
+          const { path, label } = where();
           issues.push({ path: `${path}.protocol`, message: `${label}: unknown protocol "${contact?.protocol}"; use one of ${PROTOCOLS.join(', ')}` });
           return;
         }
         const checked = addressSchemas[contact.protocol].safeParse(contact.address);
         if (!checked.success) {
+          const { path, label } = where();
           issues.push({ path: `${path}.address`, message: `${label}: ${checked.error.issues[0]?.message ?? 'invalid address'}` });
           return;
         }
         if (contact.backend !== undefined) {
           const b = backends.get(contact.backend);
           if (!b || b.protocol !== contact.protocol) {
+            const { path, label } = where();
             issues.push({ path: `${path}.backend`, message: `${label}: no ${contact.protocol} backend named "${contact.backend}"` });
             return;
           }
         }
-        targets.push({ recipient, contact: contact as Contact & { protocol: Protocol }, norm: normalizeAddress(contact.protocol, contact.address), path, label });
+        targets.push({ recipient, contact: contact as Contact & { protocol: Protocol }, norm: normalizeAddress(contact.protocol, contact.address), where });
       });
     });
     if (n.siteContacts !== false) {
@@ -287,7 +292,7 @@ export function createHerald(options: HeraldOptions): Herald {
         if (sc.only && !sc.only.includes(n.id)) continue;
         if (sc.except?.includes(n.id)) continue;
         const contact: Contact & { protocol: Protocol } = { protocol: sc.protocol, address: sc.address, ...(sc.backend ? { backend: sc.backend } : {}) };
-        targets.push({ recipient: null, contact, norm: normalizeAddress(contact.protocol, contact.address), path: 'siteContacts', label: `site contact ${sc.name ?? sc.address}` });
+        targets.push({ recipient: null, contact, norm: normalizeAddress(contact.protocol, contact.address), where: () => ({ path: 'siteContacts', label: `site contact ${sc.name ?? sc.address}` }) });
       }
     }
 
@@ -332,7 +337,10 @@ export function createHerald(options: HeraldOptions): Herald {
       else if (seen.has(`${backend.name}\u0000${norm}`)) reason = 'duplicate';
       if (backend && !reason && backend.validateAddress) {
         const problem = backend.validateAddress(contact.address);
-        if (problem) issues.push({ path: `${t.path}.address`, message: `${t.label}: ${problem}` });
+        if (problem) {
+          const { path, label } = t.where();
+          issues.push({ path: `${path}.address`, message: `${label}: ${problem}` });
+        }
       }
       const id = newId('d_');
       const base = {

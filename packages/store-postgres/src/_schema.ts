@@ -152,6 +152,10 @@ export async function _runMigrations(pool: Pool, schema: string): Promise<number
   const s = _ident(schema);
   const client = await pool.connect();
   let broken = false;
+  const onError = () => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', ['herald.migrate', schema]);
     try {
@@ -186,6 +190,7 @@ export async function _runMigrations(pool: Pool, schema: string): Promise<number
     throw error;
   } finally {
     // A client that failed mid-migration may still hold the session lock: destroy it rather than pool it.
+    client.off('error', onError);
     client.release(broken);
   }
 }

@@ -245,6 +245,12 @@ export class PostgresStore implements Store {
       throw this.#wrap(error);
     }
     let broken = false;
+    // A checked-out client has no pool error listener; a connection dying between statements must surface as the
+    // failed query below, not as an unhandled 'error' event that crashes the process.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
@@ -258,6 +264,7 @@ export class PostgresStore implements Store {
       }
       throw this.#wrap(error);
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
