@@ -1,7 +1,7 @@
 import type { LookupAddress } from 'node:dns';
 import { testBackend } from '@herald/core/testing';
 import { jsonWebhook } from '../src';
-import { type Answer, loopback } from './_loopback';
+import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 import { SECRET } from './_fixtures';
 
 const resolveTo = (address: string) => async (): Promise<LookupAddress[]> => [{ address, family: 4 }];

@@ -6,7 +6,7 @@ import { sqliteStore } from '@herald/store-sqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { jsonWebhook, verifyWebhook } from '../src';
-import { type Answer, loopback } from './_loopback';
+import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 import { SECRET } from './_fixtures';
 
 const shipped = defineNotification({

@@ -1,7 +1,7 @@
 import { ConfigError, PermanentError, TransientError } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsonWebhook, verifyWebhook } from '../src';
-import { type Answer, loopback } from './_loopback';
+import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 import { hookMessage, SECRET, sendContext } from './_fixtures';
 
 const closers: (() => Promise<void>)[] = [];

@@ -4,7 +4,7 @@ import { PermanentError } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isBlockedAddress, jsonWebhook } from '../src';
 import { guardedLookup } from '../src/ssrf';
-import { loopback } from './_loopback';
+import { loopback } from '@herald/core/testing';
 import { hookMessage, SECRET, sendContext } from './_fixtures';
 
 const closers: (() => Promise<void>)[] = [];

@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 import {
+  deepMerge,
   defineBackend,
   parseMailbox,
   PermanentError,
@@ -15,7 +16,6 @@ import {
   type SendResult,
 } from '@herald/core';
 import { z } from 'zod';
-import { deepMerge } from './_merge';
 import { postalPublicKey, verifyPostalSignature } from './_signature';
 import { parsePostalInbound, parsePostalTracking } from './_webhooks';
 

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  deepMerge,
   defineBackend,
   parseMailbox,
   PermanentError,
@@ -14,7 +15,6 @@ import {
 import { ServerClient, type Message, type Models, type TemplatedMessage } from 'postmark';
 import { z } from 'zod';
 import { inactiveAddresses, mapPostmarkError, retryAfterMs } from './_errors';
-import { deepMerge } from './_merge';
 import { parsePostmarkTracking } from './_webhooks';
 
 const credentials = z.object({ username: z.string().min(1), password: z.string().min(1) });

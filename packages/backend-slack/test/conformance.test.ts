@@ -1,6 +1,6 @@
 import { testBackend } from '@herald/core/testing';
 import { slack } from '../src';
-import { type Answer, loopback } from './_loopback';
+import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 
 const PATH = '/services/T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX';
 let server: Awaited<ReturnType<typeof loopback>>;

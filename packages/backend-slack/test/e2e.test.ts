@@ -3,7 +3,7 @@ import { memoryStore } from '@herald/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { slack } from '../src';
-import { type Answer, loopback } from './_loopback';
+import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 
 const deployed = defineNotification({
   id: 'deployed',

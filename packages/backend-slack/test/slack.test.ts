@@ -1,7 +1,7 @@
 import { PermanentError, TransientError } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { escapeMrkdwn, slack } from '../src';
-import { type Answer, loopback } from './_loopback';
+import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 import { sendContext, slackMessage } from './_fixtures';
 
 const closers: (() => Promise<void>)[] = [];

@@ -1,6 +1,6 @@
 import { testBackend } from '@herald/core/testing';
 import { twilio } from '../src';
-import { type Answer, loopback } from './_loopback';
+import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 import { ACCOUNT_SID, AUTH_TOKEN, LoopbackRequestClient } from './_fixtures';
 
 let server: Awaited<ReturnType<typeof loopback>>;

@@ -3,7 +3,7 @@ import { memoryStore } from '@herald/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { twilio, twilioSignature } from '../src';
-import { type Answer, loopback } from './_loopback';
+import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 import { ACCOUNT_SID, AUTH_TOKEN, LoopbackRequestClient } from './_fixtures';
 
 const CALLBACK = 'https://app.example.org/herald/twilio/tracking';

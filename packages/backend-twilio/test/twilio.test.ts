@@ -1,7 +1,7 @@
 import { ConfigError, PermanentError, TransientError, type WebhookRequest } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { twilio, twilioSignature } from '../src';
-import { type Answer, loopback, type RecordedRequest } from './_loopback';
+import { type LoopbackAnswer as Answer, loopback, type RecordedRequest } from '@herald/core/testing';
 import { ACCOUNT_SID, AUTH_TOKEN, LoopbackRequestClient, sendContext, smsMessage } from './_fixtures';
 
 const closers: (() => Promise<void>)[] = [];

@@ -203,3 +203,24 @@ export function applyCapabilities(backend: Backend, message: OutboundMessage): O
 export function providerOptionsFor(backend: Pick<Backend, 'name' | 'kind'>, message: OutboundMessage): Record<string, unknown> {
   return (message.options.providerOptions?.[backend.name] ?? message.options.providerOptions?.[backend.kind] ?? {}) as Record<string, unknown>;
 }
+
+type PlainObject = Record<string, unknown>;
+const isPlainObject = (v: unknown): v is PlainObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Deep-merge `extra` into a copy of `base` — how `providerOptions` (anymail's `esp_extra`) meet a provider payload:
+ * objects merge key by key, anything else replaces.
+ *
+ * @example
+ * ```ts
+ * deepMerge({ a: { b: 1 }, tag: 'x' }, { a: { c: 2 }, tag: 'y' }); // { a: { b: 1, c: 2 }, tag: 'y' }
+ * ```
+ */
+export function deepMerge(base: PlainObject, extra: PlainObject): PlainObject {
+  const out: PlainObject = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value;
+  }
+  return out;
+}

@@ -44,7 +44,10 @@ class LocalRate {
 export class Worker implements HeraldWorker {
   readonly id: string;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
+  /** Deliveries being processed, outcome not yet recorded (stop and drain wait for these). */
   private inFlight = 0;
+  /** Sends in progress: what `concurrency` limits. A slot frees when the send ends, before its outcome is written. */
+  private sending = 0;
   private readonly held = new Set<string>();
   private readonly perBackend = new Map<string, { active: number; waiting: (() => void)[] }>();
   private readonly rates = new Map<string, LocalRate>();
@@ -101,7 +104,7 @@ export class Worker implements HeraldWorker {
         // Refill the buffer in batches once at least a whole round of slots is free, so a busy worker makes
         // one claim per `concurrency` sends instead of one per send.
         let claimed: Delivery[] = [];
-        const room = 2 * concurrency - this.inFlight - this.buffer.length;
+        const room = 2 * concurrency - this.sending - this.buffer.length;
         if (room >= concurrency) {
           try {
             claimed = await store.claim({ owner: this.id, limit: room, leaseMs: this.settings.leaseMs, backends: backendNames });
@@ -115,14 +118,14 @@ export class Worker implements HeraldWorker {
           }
           this.buffer.push(...claimed);
         }
-        while (this.inFlight < concurrency && this.buffer.length) this.start(this.buffer.shift()!);
-        if (claimed.length === room && this.inFlight < concurrency) continue;
+        while (this.sending < concurrency && this.buffer.length) this.start(this.buffer.shift()!);
+        if (claimed.length === room && this.sending < concurrency) continue;
         if (this.settings.drain && this.inFlight === 0 && this.buffer.length === 0 && claimed.length === 0) {
           const due = await store.nextDueAt().catch(() => null);
           if (!due || due.getTime() > Date.now()) break;
           continue;
         }
-        await this.idle(this.inFlight >= concurrency || this.buffer.length ? this.settings.pollMs : await this.waitMs());
+        await this.idle(this.sending >= concurrency || this.buffer.length ? this.settings.pollMs : await this.waitMs());
       }
     } finally {
       this.state = 'stopping';
@@ -165,12 +168,21 @@ export class Worker implements HeraldWorker {
 
   private start(delivery: Delivery): void {
     this.inFlight++;
+    this.sending++;
     this.held.add(delivery.id);
-    this.process(delivery)
+    let slotFreed = false;
+    const freeSlot = () => {
+      if (slotFreed) return;
+      slotFreed = true;
+      this.sending--;
+      this.poke();
+    };
+    this.process(delivery, freeSlot)
       .catch((error: unknown) => {
         this.deps.logger.error('delivery processing failed', { delivery: delivery.id, error: String(error) });
       })
       .finally(() => {
+        freeSlot();
         this.held.delete(delivery.id);
         this.inFlight--;
         this.poke();
@@ -209,7 +221,7 @@ export class Worker implements HeraldWorker {
     if (wait > 0) await sleep(wait);
   }
 
-  private async process(delivery: Delivery): Promise<void> {
+  private async process(delivery: Delivery, freeSlot: () => void): Promise<void> {
     const { emitDelivery, retry } = this.deps;
     emitDelivery(delivery, { from: delivery.attempts > 1 ? 'retrying' : 'queued', to: 'sending' });
     const backend = delivery.backend ? this.deps.backends.get(delivery.backend) : undefined;
@@ -245,6 +257,7 @@ export class Worker implements HeraldWorker {
       failure = error;
     } finally {
       release();
+      freeSlot();
     }
     const durationMs = Date.now() - startedAt.getTime();
     if (result && !failure) {

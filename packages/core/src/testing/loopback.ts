@@ -8,14 +8,24 @@ export interface RecordedRequest {
   body: string;
 }
 
-export interface Answer {
+export interface LoopbackAnswer {
   status: number;
   headers?: Record<string, string>;
   body?: string;
 }
 
-/** A loopback HTTP server on port 0 that records each request and answers with `handler`'s reply. */
-export async function loopback(handler: (req: RecordedRequest) => Answer) {
+/**
+ * A loopback HTTP server on port 0 that records each request and answers with `handler`'s reply — for wire-format
+ * tests of backends pointed at a fake provider.
+ *
+ * @example
+ * ```ts
+ * const api = await loopback(() => ({ status: 200, body: `{"id":"m1"}` }));
+ * // point the backend at api.origin, send, then inspect api.requests[0]
+ * await api.close();
+ * ```
+ */
+export async function loopback(handler: (req: RecordedRequest) => LoopbackAnswer) {
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];

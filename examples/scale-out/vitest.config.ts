@@ -1,0 +1,3 @@
+import { heraldProject } from '../../vitest.shared';
+
+export default heraldProject('example-scale-out');
