@@ -618,6 +618,10 @@ export class PostgresStore implements Store {
     return rows.map(_toEvent);
   }
 
+  async forgetInbound(backend: string, eventId: string): Promise<void> {
+    await this.#query(`DELETE FROM ${this.#s}.inbound_events WHERE backend = $1 AND event_id = $2`, [backend, eventId]);
+  }
+
   async recordInbound(backend: string, event: InboundEvent, now: Date): Promise<boolean> {
     const rows = await this.#query(
       `INSERT INTO ${this.#s}.inbound_events (backend, event_id, event, received_at) VALUES ($1, $2, $3::jsonb, $4)

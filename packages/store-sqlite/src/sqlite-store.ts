@@ -583,6 +583,10 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       return ready().events.all(deliveryId).map(toEvent);
     },
 
+    async forgetInbound(backend: string, eventId: string) {
+      db.prepare('DELETE FROM herald_inbound WHERE backend = ? AND event_id = ?').run(backend, eventId);
+    },
+
     async recordInbound(backend: string, event: InboundEvent, now: Date) {
       const s = ready();
       const result = s.insertInbound.run(

@@ -342,6 +342,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return true;
     },
 
+    async finishMany(items) {
+      const results: boolean[] = [];
+      for (const item of items) results.push(await this.finish(item.id, item.owner, item.outcome));
+      return results;
+    },
+
+    async forgetInbound(backend, eventId) {
+      inbound.delete(eventKey(backend, eventId));
+    },
+
     async findByProviderMessageId(backend, messageId) {
       let found: Row | undefined;
       for (const row of deliveries.values()) {

@@ -826,6 +826,30 @@ export function testStore(name: string, factory: () => Promise<StoreUnderTest>):
         expect(await store.recordInbound('postal', event, new Date())).toBe(false);
         expect(await store.recordInbound('postmark', event, new Date())).toBe(true);
       });
+
+      it('forgetInbound (if implemented) lets the same inbound event be recorded again', async (ctx) => {
+        if (!store.forgetInbound) return ctx.skip();
+        const event = makeInbound({ eventId: 'in-forget' });
+        expect(await store.recordInbound('postal', event, new Date())).toBe(true);
+        await store.forgetInbound('postal', 'in-forget');
+        expect(await store.recordInbound('postal', event, new Date())).toBe(true);
+        expect(await store.recordInbound('postal', event, new Date())).toBe(false);
+      });
+
+      it('finishMany (if implemented) records each outcome with finish semantics, in input order', async (ctx) => {
+        if (!store.finishMany) return ctx.skip();
+        await store.enqueue([makeDelivery({ id: 'fm-1' }), makeDelivery({ id: 'fm-2' })]);
+        const claimed = await store.claim({ owner: 'w1', limit: 2, leaseMs: 60_000 });
+        expect(claimed).toHaveLength(2);
+        const results = await store.finishMany([
+          { id: 'fm-1', owner: 'w1', outcome: { status: 'sent', providerMessageId: 'p-1', attempt: makeAttempt('fm-1') } },
+          { id: 'fm-2', owner: 'someone-else', outcome: { status: 'failed', error: 'x', attempt: makeAttempt('fm-2') } },
+        ]);
+        expect(results).toEqual([true, false]);
+        expect((await store.get('fm-1'))?.status).toBe('sent');
+        expect((await store.get('fm-2'))?.status).toBe('sending');
+        expect(await store.attempts('fm-2')).toEqual([]);
+      });
     });
 
     describe('preferences and suppressions', () => {
