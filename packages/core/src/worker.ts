@@ -48,7 +48,6 @@ export class Worker implements HeraldWorker {
   private inFlight = 0;
   /** Sends in progress: what `concurrency` limits. A slot frees when the send ends, before its outcome is written. */
   private sending = 0;
-  private readonly held = new Set<string>();
   private readonly perBackend = new Map<string, { active: number; waiting: (() => void)[] }>();
   private readonly rates = new Map<string, LocalRate>();
   private wake: (() => void) | null = null;
@@ -169,7 +168,6 @@ export class Worker implements HeraldWorker {
   private start(delivery: Delivery): void {
     this.inFlight++;
     this.sending++;
-    this.held.add(delivery.id);
     let slotFreed = false;
     const freeSlot = () => {
       if (slotFreed) return;
@@ -183,7 +181,6 @@ export class Worker implements HeraldWorker {
       })
       .finally(() => {
         freeSlot();
-        this.held.delete(delivery.id);
         this.inFlight--;
         this.poke();
       });

@@ -300,6 +300,24 @@ describe('worker', () => {
     await h.close();
   });
 
+  it('claims in batches and, on stop(), gives unstarted claims back without spending an attempt', async () => {
+    const email = captureBackend({ protocol: 'email', latencyMs: 100 });
+    const store = memoryStore();
+    const h = createHerald({ store, backends: [email], notifications: [orderShipped], logger: false });
+    const many = Array.from({ length: 6 }, (_, i) => ({ contacts: [{ protocol: 'email', address: `u${i}@shop.dev` }] }));
+    await h.notify(orderShipped, { orderId: 'A1', total: 1 }, many);
+    const worker = h.worker({ concurrency: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    // two sends in flight, two more claimed into the buffer, two left in the queue
+    expect((await store.count()).sending).toBe(4);
+    await worker.stop();
+    const all = await store.list();
+    expect(all.filter((d) => d.status === 'sent')).toHaveLength(2);
+    const queued = all.filter((d) => d.status === 'queued');
+    expect(queued).toHaveLength(4);
+    expect(queued.every((d) => d.attempts === 0 && d.leaseOwner === null)).toBe(true);
+  });
+
   it('waits for backoff and honours retry-after', async () => {
     const email = captureBackend({ protocol: 'email' });
     const h = createHerald({ store: memoryStore(), backends: [email], notifications: [orderShipped], logger: false, retry: { backoff: { type: 'fixed', delay: '10s' } } });
