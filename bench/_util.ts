@@ -14,11 +14,11 @@ export interface Sink {
 }
 
 /**
- * A loopback SMTP server (smtp-server) that accepts and discards every message, in its own worker thread so its
- * parsing does not slow the sender under test. Both sides of a bench send to the same sink.
+ * A sink server running `script` (a worker-thread module that posts `ready`/`count`/`closed` messages) in its own
+ * thread, so its parsing does not slow the sender under test. Both sides of a bench send to the same sink.
  */
-export async function startSmtpSink(): Promise<Sink> {
-  const worker = new Worker(new URL('./_smtp-sink.mjs', import.meta.url));
+export async function startThreadSink(script: URL): Promise<Sink> {
+  const worker = new Worker(script);
   const next = async (type: string): Promise<Record<string, number>> => {
     for (;;) {
       const [msg] = (await once(worker, 'message')) as [{ type: string } & Record<string, number>];
@@ -41,6 +41,11 @@ export async function startSmtpSink(): Promise<Sink> {
       await worker.terminate();
     },
   };
+}
+
+/** A loopback SMTP server (smtp-server) that accepts and discards every message. */
+export function startSmtpSink(): Promise<Sink> {
+  return startThreadSink(new URL('./_smtp-sink.mjs', import.meta.url));
 }
 
 /** Run `fn` and return its result with the elapsed wall time in seconds. */

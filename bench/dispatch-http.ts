@@ -4,17 +4,15 @@
  * receiver, 16 in flight. Enqueueing (`notify()` into a temp SQLite store) is not timed; only the drain is.
  * The receiver runs in a worker thread. Rounds alternate which side goes first. Target: herald/baseline ≥ 0.8.
  */
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { jsonWebhook } from '@herald/backend-json-webhook';
 import { createHerald, defineNotification, type Recipient, type Store } from '@herald/core';
 import { sqliteStore } from '@herald/store-sqlite';
 import { Pool } from 'undici';
 import { z } from 'zod';
-import { median, report, runPool, type Sink, timed } from './_util';
+import { median, report, runPool, type Sink, startThreadSink, timed } from './_util';
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -22,31 +20,7 @@ const CONCURRENCY = 16;
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 /** A loopback HTTP receiver in its own thread, answering 204 to every POST. */
-async function startHttpSink(): Promise<Sink> {
-  const worker = new Worker(new URL('./_http-sink.mjs', import.meta.url));
-  const next = async (type: string): Promise<Record<string, number>> => {
-    for (;;) {
-      const [msg] = (await once(worker, 'message')) as [{ type: string } & Record<string, number>];
-      if (msg.type === type) return msg;
-    }
-  };
-  const { port } = await next('ready');
-  return {
-    host: '127.0.0.1',
-    port: port!,
-    async count() {
-      const reply = next('count');
-      worker.postMessage('count');
-      return (await reply).received!;
-    },
-    async close() {
-      const closed = next('closed');
-      worker.postMessage('close');
-      await closed;
-      await worker.terminate();
-    },
-  };
-}
+const startHttpSink = (): Promise<Sink> => startThreadSink(new URL('./_http-sink.mjs', import.meta.url));
 
 const orderShipped = defineNotification({
   id: 'order-shipped',
