@@ -138,12 +138,10 @@ interface Statements {
   deleteEvent: Database.Statement<Params>;
   events: Database.Statement<Params, EventRow>;
   insertInbound: Database.Statement<Params>;
-  getOptOut: Database.Statement<Params, { categories: string }>;
   setOptOut: Database.Statement<Params>;
   deleteOptOut: Database.Statement<Params>;
   suppress: Database.Statement<Params>;
   unsuppress: Database.Statement<Params>;
-  suppressed: Database.Statement<Params, { address: string; reason: string; created_at: number }>;
   pruneSelect: Database.Statement<Params, { id: string }>;
   pruneAttempts: Database.Statement<Params>;
   pruneEvents: Database.Statement<Params>;
@@ -180,14 +178,12 @@ function prepareAll(db: Database.Database): Statements {
     events: p('SELECT * FROM herald_events WHERE delivery_id = ? ORDER BY received_at, rowid'),
     insertInbound: p(`INSERT OR IGNORE INTO herald_inbound (backend, event_id, timestamp, message, raw, received_at)
       VALUES (?, ?, ?, ?, ?, ?)`),
-    getOptOut: p('SELECT categories FROM herald_opt_outs WHERE key = ?'),
     setOptOut: p(`INSERT INTO herald_opt_outs (key, categories, updated_at) VALUES (?, ?, ?)
       ON CONFLICT (key) DO UPDATE SET categories = excluded.categories, updated_at = excluded.updated_at`),
     deleteOptOut: p('DELETE FROM herald_opt_outs WHERE key = ?'),
     suppress: p(`INSERT INTO herald_suppressions (protocol, address, reason, created_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (protocol, address) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at`),
     unsuppress: p('DELETE FROM herald_suppressions WHERE protocol = ? AND address = ?'),
-    suppressed: p('SELECT address, reason, created_at FROM herald_suppressions WHERE protocol = ? AND address = ?'),
     pruneSelect: p(PRUNE_SELECT),
     pruneAttempts: p('DELETE FROM herald_attempts WHERE delivery_id IN (SELECT value FROM json_each(?))'),
     pruneEvents: p('DELETE FROM herald_events WHERE delivery_id IN (SELECT value FROM json_each(?))'),
@@ -482,12 +478,25 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     return wait;
   });
 
+  // Set-based lookups: one statement per notify() call instead of one per address (json_each over a JSON array).
+  let bulkSuppressed: Database.Statement<[string, string], { address: string; reason: string; created_at: number }> | null = null;
+  let bulkOptOuts: Database.Statement<[string], { key: string; categories: string }> | null = null;
   const suppressedTx = db.transaction((protocol: Protocol, addresses: readonly string[]) => {
-    const s = ready();
-    const result = new Map<string, Suppression>();
+    ready();
+    bulkSuppressed ??= db.prepare(
+      'SELECT address, reason, created_at FROM herald_suppressions WHERE protocol = ? AND address IN (SELECT value FROM json_each(?))',
+    );
+    const byNormalized = new Map<string, string[]>();
     for (const address of addresses) {
-      const row = s.suppressed.get(protocol, normalizeAddress(protocol, address));
-      if (row) result.set(address, { protocol, address: row.address, reason: row.reason, createdAt: new Date(row.created_at) });
+      const norm = normalizeAddress(protocol, address);
+      const list = byNormalized.get(norm);
+      if (list) list.push(address);
+      else byNormalized.set(norm, [address]);
+    }
+    const result = new Map<string, Suppression>();
+    for (const row of bulkSuppressed.all(protocol, JSON.stringify([...byNormalized.keys()]))) {
+      const entry: Suppression = { protocol, address: row.address, reason: row.reason, createdAt: new Date(row.created_at) };
+      for (const address of byNormalized.get(row.address) ?? []) result.set(address, entry);
     }
     return result;
   });
@@ -606,11 +615,13 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     },
 
     async getOptOuts(keys) {
-      const s = ready();
+      ready();
+      bulkOptOuts ??= db.prepare('SELECT key, categories FROM herald_opt_outs WHERE key IN (SELECT value FROM json_each(?))');
       const result = new Map<string, string[]>();
-      for (const key of keys) {
-        const categories = parse<string[]>(s.getOptOut.get(key)?.categories ?? null);
-        if (categories) result.set(key, categories);
+      if (keys.length === 0) return result;
+      for (const row of bulkOptOuts.all(JSON.stringify(keys))) {
+        const categories = parse<string[]>(row.categories);
+        if (categories) result.set(row.key, categories);
       }
       return result;
     },
