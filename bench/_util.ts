@@ -1,3 +1,4 @@
+import type { Store } from '@herald/core';
 /** Shared bench helpers: loopback sinks, timing. Results are printed with `report()` from `./_report`. */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
@@ -80,4 +81,31 @@ export function noDelaySocket(host: string, port: number) {
       callback(null, { connection: socket });
     });
   };
+}
+
+/** The worker's write path: every store call a drain makes per delivery. */
+const TIMED_METHODS = new Set<PropertyKey>(['claim', 'finish', 'finishMany', 'release', 'nextDueAt']);
+
+/**
+ * Wrap a store so the time spent in the worker's store calls is counted (better-sqlite3 is synchronous, so this
+ * is main-thread time). Benches report it as the store's share of a drain.
+ */
+export function timedStore<S extends Store>(store: S): { store: S; stats: { calls: number; ms: number } } {
+  const stats = { calls: 0, ms: 0 };
+  const proxy = new Proxy(store, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function' || !TIMED_METHODS.has(key)) return value;
+      return async (...args: unknown[]) => {
+        const start = performance.now();
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } finally {
+          stats.calls++;
+          stats.ms += performance.now() - start;
+        }
+      };
+    },
+  });
+  return { store: proxy, stats };
 }

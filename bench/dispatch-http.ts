@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonWebhook } from '@herald/backend-json-webhook';
-import { createHerald, defineNotification, type Recipient, type Store } from '@herald/core';
+import { createHerald, defineNotification, type Recipient } from '@herald/core';
 import { sqliteStore } from '@herald/store-sqlite';
 import { Pool } from 'undici';
 import { z } from 'zod';
-import { median, report, runPool, type Sink, startThreadSink, timed } from './_util';
+import { median, report, runPool, type Sink, startThreadSink, timed, timedStore } from './_util';
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -34,26 +34,6 @@ const orderShipped = defineNotification({
 });
 const data = { orderId: 'A-100234', total: '42.50 EUR', trackingUrl: 'https://track.shop.dev/A-100234' };
 
-/** Counts the store's claim/finish calls and the time spent in them (better-sqlite3 is synchronous: main-thread time). */
-function timedStore(store: Store) {
-  const stats = { calls: 0, ms: 0 };
-  const proxy = new Proxy(store, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function' || (key !== 'claim' && key !== 'finish')) return value;
-      return async (...args: unknown[]) => {
-        const start = performance.now();
-        try {
-          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        } finally {
-          stats.calls++;
-          stats.ms += performance.now() - start;
-        }
-      };
-    },
-  });
-  return { store: proxy, stats };
-}
 
 /** What the baseline posts: the path and body Herald sent for each delivery. */
 interface Post {
@@ -82,7 +62,7 @@ async function heraldRound(sink: Sink, dir: string, round: string, n: number): P
   await herald.close();
   const storeShare = (stats.ms - ms0) / 1000 / seconds;
   if (n >= 1000) {
-    console.log(`  herald: ${n} in ${seconds.toFixed(2)} s; ${stats.calls - calls0} store claim/finish calls = ${(storeShare * 100).toFixed(1)} % of wall time`);
+    console.log(`  herald: ${n} in ${seconds.toFixed(2)} s; ${stats.calls - calls0} store calls (claim, finishMany, …) = ${(storeShare * 100).toFixed(1)} % of wall time`);
   }
   lastStoreShare = storeShare;
   const posts = deliveries.map((d) => {

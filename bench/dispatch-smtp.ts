@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { smtp } from '@herald/backend-smtp';
-import { createHerald, defineNotification, type OutboundMessage, type Recipient, type Store } from '@herald/core';
+import { createHerald, defineNotification, type OutboundMessage, type Recipient } from '@herald/core';
 import { sqliteStore } from '@herald/store-sqlite';
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
-import { median, noDelaySocket, report, runPool, type Sink, startSmtpSink, timed } from './_util';
+import { median, noDelaySocket, report, runPool, type Sink, startSmtpSink, timed, timedStore } from './_util';
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -55,25 +55,6 @@ const data = {
 const recipientsOf = (n: number): Recipient[] =>
   Array.from({ length: n }, (_, i) => ({ id: `user-${i}`, name: `Customer ${i}`, contacts: [{ protocol: 'email', address: `customer${i}@shop.dev` }] }));
 
-/** Time spent inside the store's calls during the drain (better-sqlite3 is synchronous: this is main-thread time). */
-function timedStore(store: Store): { store: Store; ms: () => number } {
-  let ms = 0;
-  const proxy = new Proxy(store, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function' || (key !== 'claim' && key !== 'finish')) return value;
-      return async (...args: unknown[]) => {
-        const start = performance.now();
-        try {
-          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        } finally {
-          ms += performance.now() - start;
-        }
-      };
-    },
-  });
-  return { store: proxy, ms: () => ms };
-}
 
 async function heraldRound(sink: Sink, dir: string, round: string, n: number): Promise<{ rate: number; messages: OutboundMessage[] }> {
   const timing = timedStore(sqliteStore({ path: join(dir, `herald-${round}.db`) }));
@@ -86,13 +67,13 @@ async function heraldRound(sink: Sink, dir: string, round: string, n: number): P
   await timing.store.migrate();
   const { deliveries } = await herald.notify(orderShipped, data, recipientsOf(n));
   const before = await sink.count();
-  const storeBefore = timing.ms();
+  const storeBefore = timing.stats.ms;
   const { result, seconds } = await timed(() => herald.drain({ concurrency: CONCURRENCY }));
   const arrived = (await sink.count()) - before;
   if (result.sent !== n || arrived !== n) throw new Error(`herald: sent ${result.sent}, sink got ${arrived}, expected ${n}`);
-  const storeShare = (timing.ms() - storeBefore) / 1000 / seconds;
+  const storeShare = (timing.stats.ms - storeBefore) / 1000 / seconds;
   await herald.close();
-  if (n >= 1000) console.log(`  herald: ${n} in ${seconds.toFixed(2)} s, store claim+finish ${(storeShare * 100).toFixed(1)} % of wall time`);
+  if (n >= 1000) console.log(`  herald: ${n} in ${seconds.toFixed(2)} s, store calls ${(storeShare * 100).toFixed(1)} % of wall time`);
   return { rate: n / seconds, messages: deliveries.map((d) => d.message!) };
 }
 
