@@ -130,13 +130,10 @@ describe('json-webhook wire format', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
-  it('maps a refused connection to transient and the abort signal stops the request', async () => {
+  it('maps a refused connection to transient', async () => {
     const { server, backend, url } = await setup(noContent);
     await server.close();
     await expect(backend.send(hookMessage(url), sendContext())).rejects.toBeInstanceOf(TransientError);
-    const ac = new AbortController();
-    ac.abort();
-    await expect(backend.send(hookMessage(url), sendContext('x', ac.signal))).rejects.toBeInstanceOf(TransientError);
   });
 
   it('requires a secret unless unsigned, and sends no signature when unsigned', async () => {

@@ -115,11 +115,13 @@ export const smtp: (options: SmtpOptions & CommonBackendOptions) => Backend<'ema
     const transport: Transporter<unknown> =
       injected ?? (pool ? nodemailer.createTransport({ ...connection, pool: true }) : nodemailer.createTransport(connection));
     return {
-      async send(message, { signal }): Promise<SendResult> {
+      // No abort listener: nodemailer cannot cancel one message of a pool, and the worker stops waiting by itself
+      // at its sendTimeout (the attempt is then retried); the socket timeouts above bound the SMTP dialogue.
+      async send(message): Promise<SendResult> {
         const mail = { ...toMail(message, name, { from, messageIdDomain }), ...providerOptionsFor({ name, kind: 'smtp' }, message) };
         let info: SentInfo;
         try {
-          info = (await abortable(() => transport.sendMail(mail), signal, name)) as SentInfo;
+          info = (await transport.sendMail(mail)) as SentInfo;
         } catch (error) {
           throw toHeraldError(error, name, server, secrets);
         }
@@ -132,15 +134,3 @@ export const smtp: (options: SmtpOptions & CommonBackendOptions) => Backend<'ema
   },
 });
 
-/** nodemailer cannot cancel one message of a pool: on abort the attempt ends (and is retried), the socket is left alone. */
-function abortable<T>(start: () => Promise<T>, signal: AbortSignal, backend: string): Promise<T> {
-  const why = () => (signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'timeout'));
-  const aborted = () => new TransientError(`send aborted: ${why()}`, { backend });
-  if (signal.aborted) return Promise.reject(aborted());
-  const promise = start();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}

@@ -1,8 +1,19 @@
 import { Buffer } from 'node:buffer';
-import { type Backend, ConfigError, compileTemplate, PermanentError, type TemplateSpec, TransientError } from '@herald/core';
-import { makeOutboundMessage, makeSendContext, type OutboundMessageOverrides } from '@herald/core/testing';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import {
+  type Backend,
+  ConfigError,
+  compileTemplate,
+  createHerald,
+  defineNotification,
+  PermanentError,
+  type TemplateSpec,
+  TransientError,
+} from '@herald/core';
+import { makeOutboundMessage, makeSendContext, memoryStore, type OutboundMessageOverrides } from '@herald/core/testing';
 import nodemailer from 'nodemailer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { type SmtpOptions, smtp } from '../src';
 import { startSmtpServer, type TestSmtpServer } from './_server';
 
@@ -250,12 +261,37 @@ describe('error mapping', () => {
     expect((error as Error).message).toMatch(/could not deliver to SMTP server 127\.0\.0\.1:1 \(ECONNREFUSED\): connect ECONNREFUSED/);
   });
 
-  it('ends the attempt with TransientError when the send is aborted', async () => {
-    const b = make();
-    const m = message();
-    const controller = new AbortController();
-    controller.abort(new Error('send timed out'));
-    await expect(b.send(m, makeSendContext(m, { signal: controller.signal }))).rejects.toThrow(/send aborted: send timed out/);
+  it('a server that never answers ends the attempt at the worker sendTimeout, and it is retried', async () => {
+    // Accepts connections and says nothing: nodemailer would wait for the greeting for its own 30 s.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const sockets = new Set<Socket>();
+    silent.on('connection', (socket) => sockets.add(socket));
+    try {
+      const notification = defineNotification({
+        id: 'ping',
+        schema: z.object({}),
+        templates: { email: { format: 'markdown', subject: 'Ping', body: 'ping' } },
+      });
+      const herald = createHerald({
+        store: memoryStore(),
+        backends: [make({ port: (silent.address() as AddressInfo).port })],
+        notifications: [notification],
+        retry: { maxAttempts: 2, backoff: { type: 'fixed', delay: 0 } },
+        logger: false,
+      });
+      const { deliveries } = await herald.notify(notification, {}, [{ id: 'u1', contacts: [{ protocol: 'email', address: 'ada@shop.dev' }] }]);
+      const started = Date.now();
+      await herald.drain({ sendTimeout: 150 });
+      expect(Date.now() - started).toBeLessThan(5000);
+      const delivery = await herald.deliveries.get(deliveries[0]!.id);
+      expect(delivery).toMatchObject({ status: 'failed', attempts: 2 });
+      expect(delivery?.lastError).toMatch(/gave up after 2 attempts: .*send timed out after 150 ms/);
+      await herald.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('refuses bad options at construction with the field named', () => {

@@ -447,6 +447,7 @@ export function createHerald(options: HeraldOptions): Herald {
         retry,
         logger,
         emitDelivery,
+        observed: () => listeners.delivery.size > 0,
         suppress: async (delivery, reason) => {
           await store.suppress({ protocol: delivery.protocol, address: normalizeAddress(delivery.protocol, delivery.address), reason });
         },

@@ -444,7 +444,11 @@ export interface SendContext {
   attempt: number;
   /** Stable across retries: the delivery id. Pass it to providers that accept an idempotency key. */
   idempotencyKey: string;
-  /** Aborted when the send times out or the worker is force-stopped. */
+  /**
+   * Aborted when the worker gives up on the send (its `sendTimeout`); the worker stops waiting then whether or
+   * not the backend listens. Created on first access: on Node 20 an `AbortController` costs more than a loopback
+   * HTTP request, so a backend whose client already bounds every request with its own timeouts need not read it.
+   */
   signal: AbortSignal;
   logger: Logger;
 }

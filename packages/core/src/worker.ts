@@ -11,6 +11,8 @@ export interface WorkerDeps {
   retry: ResolvedRetry;
   logger: Logger;
   emitDelivery(delivery: Delivery, change: DeliveryChange): void;
+  /** Whether anyone listens to delivery events (when not, the worker skips building them). */
+  observed(): boolean;
   /** Called for hard failures that carry `suppress` (e.g. 410 Gone). */
   suppress(delivery: Delivery, reason: string): Promise<void>;
 }
@@ -24,6 +26,20 @@ export interface WorkerSettings {
   /** Stop by itself once nothing is due and nothing is in flight. */
   drain: boolean;
 }
+
+interface TimedSend {
+  deadline: number;
+  controller: AbortController | null;
+  backend: string;
+  reject(error: unknown): void;
+  /** Set when the send timed out (a signal created later starts aborted). */
+  reason: Error | null;
+}
+
+/** Longest an outcome waits to be written with others (see `record`). */
+const FLUSH_DELAY_MS = 5;
+
+const NOOP = () => {};
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -58,6 +74,10 @@ export class Worker implements HeraldWorker {
   /** Outcomes waiting to be written together (one store transaction per tick). */
   private pending: { delivery: Delivery; outcome: AttemptOutcome; done: (ok: boolean) => void }[] = [];
   private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+  /** Sends in progress with their deadlines, checked by {@link ensureSweeper}. */
+  private readonly timed = new Set<TimedSend>();
+  private sweeper: NodeJS.Timeout | null = null;
   readonly result: DrainResult = { sent: 0, failed: 0, retrying: 0 };
 
   constructor(
@@ -220,7 +240,7 @@ export class Worker implements HeraldWorker {
 
   private async process(delivery: Delivery, freeSlot: () => void): Promise<void> {
     const { emitDelivery, retry } = this.deps;
-    emitDelivery(delivery, { from: delivery.attempts > 1 ? 'retrying' : 'queued', to: 'sending' });
+    if (this.deps.observed()) emitDelivery(delivery, { from: delivery.attempts > 1 ? 'retrying' : 'queued', to: 'sending' });
     const backend = delivery.backend ? this.deps.backends.get(delivery.backend) : undefined;
     const message = delivery.message;
     const startedAt = new Date();
@@ -244,11 +264,11 @@ export class Worker implements HeraldWorker {
       await this.record(delivery, { status: 'failed', error, attempt: { ...attemptBase, durationMs: 0, outcome: 'expired', response: null, error } });
       return;
     }
-    const release = await this.acquire(backend);
+    const release = backend.concurrency ? await this.acquire(backend) : NOOP;
     let result: SendResult | undefined;
     let failure: unknown;
     try {
-      await this.throttle(backend);
+      if (backend.rateLimit?.perSecond) await this.throttle(backend);
       result = await this.sendWithTimeout(backend, message, delivery);
     } catch (error) {
       failure = error;
@@ -258,8 +278,7 @@ export class Worker implements HeraldWorker {
     }
     const durationMs = Date.now() - startedAt.getTime();
     if (result && !failure) {
-      const refused = result.recipients && Object.values(result.recipients).length > 0 && Object.values(result.recipients).every((r) => r.status === 'invalid' || r.status === 'rejected');
-      if (refused) failure = new PermanentError('all recipients were rejected or invalid', { backend: backend.name, response: result.response ?? null, rejectReason: 'invalid' });
+      if (allRefused(result)) failure = new PermanentError('all recipients were rejected or invalid', { backend: backend.name, response: result.response ?? null, rejectReason: 'invalid' });
     }
     if (!failure) {
       const providerMessageId = result?.messageId ?? firstMessageId(result) ?? null;
@@ -294,32 +313,90 @@ export class Worker implements HeraldWorker {
     }
   }
 
-  private async sendWithTimeout(backend: Backend, message: NonNullable<Delivery['message']>, delivery: Delivery): Promise<SendResult> {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new TransientError(`send timed out after ${this.settings.sendTimeoutMs} ms`, { backend: backend.name });
-        controller.abort(error);
-        reject(error);
-      }, this.settings.sendTimeoutMs);
+  /**
+   * Send with the worker's timeout. Deadlines are checked by one sweeper timer per worker rather than a timer per
+   * send: a send is aborted within a tenth of the timeout (at most a second) after its deadline passes.
+   */
+  private sendWithTimeout(backend: Backend, message: NonNullable<Delivery['message']>, delivery: Delivery): Promise<SendResult> {
+    const { sendTimeoutMs } = this.settings;
+    return new Promise<SendResult>((resolve, reject) => {
+      const entry: TimedSend = { deadline: performance.now() + sendTimeoutMs, controller: null, backend: backend.name, reject, reason: null };
+      this.timed.add(entry);
+      this.ensureSweeper();
+      const ctx = {
+        attempt: delivery.attempts,
+        idempotencyKey: delivery.id,
+        logger: this.deps.logger,
+        // Created on first use: a backend that never looks at the signal costs no AbortController.
+        get signal(): AbortSignal {
+          if (!entry.controller) {
+            entry.controller = new AbortController();
+            if (entry.reason) entry.controller.abort(entry.reason);
+          }
+          return entry.controller.signal;
+        },
+      };
+      let sending: Promise<SendResult>;
+      try {
+        sending = backend.send(message, ctx);
+      } catch (error) {
+        sending = Promise.reject(error);
+      }
+      sending.then(
+        (result) => {
+          this.timed.delete(entry);
+          resolve(result);
+        },
+        (error: unknown) => {
+          this.timed.delete(entry);
+          reject(error);
+        },
+      );
     });
-    try {
-      return await Promise.race([
-        backend.send(message, { attempt: delivery.attempts, idempotencyKey: delivery.id, signal: controller.signal, logger: this.deps.logger }),
-        timeout,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
+  private ensureSweeper(): void {
+    if (this.sweeper) return;
+    const every = Math.max(10, Math.min(1000, Math.floor(this.settings.sendTimeoutMs / 10)));
+    this.sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const entry of this.timed) {
+        if (entry.deadline > now) continue;
+        this.timed.delete(entry);
+        const error = new TransientError(`send timed out after ${this.settings.sendTimeoutMs} ms`, { backend: entry.backend });
+        entry.reason = error;
+        entry.controller?.abort(error);
+        entry.reject(error);
+      }
+      if (this.timed.size === 0) {
+        clearInterval(this.sweeper!);
+        this.sweeper = null;
+      }
+    }, every);
+  }
+
+  /**
+   * Queue an outcome for the next batched write. A batch is written once `concurrency` outcomes are waiting, or
+   * {@link FLUSH_DELAY_MS} after its first one: fewer, larger transactions, and an outcome is never held longer
+   * than that (a crash in between only means the send is retried, as for a crash during the send).
+   */
   private record(delivery: Delivery, outcome: AttemptOutcome): Promise<boolean> {
     return new Promise<boolean>((done) => {
       this.pending.push({ delivery, outcome, done });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => void this.flush());
+      if (this.pending.length >= this.settings.concurrency || this.state !== 'running') {
+        if (this.flushTimer) clearTimeout(this.flushTimer);
+        this.flushTimer = null;
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(() => void this.flush());
+        }
+      } else if (!this.flushScheduled && !this.flushTimer) {
+        this.flushTimer = setTimeout(() => {
+          this.flushTimer = null;
+          if (this.flushScheduled) return;
+          this.flushScheduled = true;
+          void this.flush();
+        }, FLUSH_DELAY_MS);
       }
     });
   }
@@ -333,6 +410,7 @@ export class Worker implements HeraldWorker {
     if (outcome.status === 'sent') this.result.sent++;
     else if (outcome.status === 'failed') this.result.failed++;
     else this.result.retrying++;
+    if (!this.deps.observed()) return;
     const updated: Delivery = {
       ...delivery,
       status: outcome.status,
@@ -388,6 +466,17 @@ function summarize(delivery: Delivery): JsonObject {
   return out;
 }
 
+/** True when the provider answered for every recipient and refused them all. */
+function allRefused(result: SendResult): boolean {
+  let any = false;
+  for (const key in result.recipients) {
+    const status = result.recipients[key]!.status;
+    if (status !== 'invalid' && status !== 'rejected') return false;
+    any = true;
+  }
+  return any;
+}
+
 function firstMessageId(result: SendResult | undefined): string | undefined {
   if (!result?.recipients) return undefined;
   for (const r of Object.values(result.recipients)) if (r.messageId) return r.messageId;
@@ -402,9 +491,22 @@ function describe(error: unknown): string {
   return String(error);
 }
 
+/** True when `value` is already plain JSON (no class instances, functions, cycles or non-finite numbers). */
+function isPlainJson(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || depth > 8) return false;
+  if (Array.isArray(value)) return value.every((v) => isPlainJson(v, depth + 1));
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+  return true;
+}
+
 /** Keep only what survives JSON (provider answers may hold class instances or cycles). */
 function jsonSafe(value: unknown): JsonValue {
   if (value === undefined) return null;
+  if (isPlainJson(value)) return value as JsonValue;
   try {
     return JSON.parse(JSON.stringify(value)) as JsonValue;
   } catch {

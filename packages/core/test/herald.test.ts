@@ -3,10 +3,12 @@ import { z } from 'zod';
 import {
   ConfigError,
   createHerald,
+  defineBackend,
   defineNotification,
   type Delivery,
   type HeraldOptions,
   RequiredNotificationError,
+  type SendContext,
   TemplateError,
   UnsupportedFeatureError,
   ValidationError,
@@ -316,6 +318,34 @@ describe('worker', () => {
     const queued = all.filter((d) => d.status === 'queued');
     expect(queued).toHaveLength(4);
     expect(queued.every((d) => d.attempts === 0 && d.leaseOwner === null)).toBe(true);
+  });
+
+  it('gives up on a send that outlives sendTimeout, aborts its signal and retries', async () => {
+    const contexts: SendContext[] = [];
+    const hanging = defineBackend({
+      name: 'hanging',
+      protocol: 'email',
+      formats: ['markdown', 'html', 'text'],
+      options: z.object({}),
+      capabilities: {},
+      setup: () => ({
+        send(_message, context) {
+          contexts.push(context);
+          return new Promise<never>(() => {});
+        },
+      }),
+    })({});
+    const { herald } = setup({ backends: [hanging] });
+    const r = await herald.notify(orderShipped, { orderId: 'A1', total: 1 }, [bob]);
+    await herald.drain({ sendTimeout: 100 });
+    const id = r.deliveries[0]!.id;
+    const failed = await herald.deliveries.get(id);
+    expect(failed).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(failed?.lastError).toMatch(/gave up after 3 attempts: .*send timed out after 100 ms/);
+    expect((await herald.deliveries.attempts(id)).map((a) => a.outcome)).toEqual(['transient', 'transient', 'transient']);
+    expect(contexts).toHaveLength(3);
+    for (const context of contexts) expect(context.signal.aborted).toBe(true);
+    expect(String(contexts[0]!.signal.reason)).toMatch(/send timed out/);
   });
 
   it('waits for backoff and honours retry-after', async () => {
