@@ -4,7 +4,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { findCause, readAnswer, retryAfterMs } from './_http';
 import { BlockedAddressError, defaultResolver, guardedLookup, isBlockedAddress, type Resolver } from './ssrf';
-import { signWebhook, type WebhookSecret, webhookKey } from './standard-webhooks';
+import { signatureOf, type WebhookSecret, webhookKey } from './standard-webhooks';
 
 const secret = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
 
@@ -42,6 +42,12 @@ function _secretTexts(secret: WebhookSecret | undefined, more: readonly WebhookS
   return [secret, ...more].flatMap((s) => (typeof s === 'string' ? [s, s.replace(/^whsec_/, '')] : []));
 }
 
+/** Why a URL is refused before any request. */
+interface Refusal {
+  message: string;
+  rejectReason: 'invalid' | 'blocked';
+}
+
 const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'webhook-id', 'webhook-timestamp', 'webhook-signature']);
 
 /**
@@ -76,14 +82,27 @@ export const jsonWebhook = defineBackend({
     const secrets = _secretTexts(o.secret, Object.values(o.endpointSecrets));
     /** A receiver may quote the request back: keep secrets out of errors and the attempt log. */
     const scrub = (value: JsonValue): JsonValue => (secrets.length ? (JSON.parse(redact(JSON.stringify(value), secrets)) as JsonValue) : value);
-    const keyFor = (url: URL) => endpointKeys.get(url.href) ?? endpointKeys.get(url.origin) ?? globalKey;
+    const keyFor = (url: URL) => (endpointKeys.size ? (endpointKeys.get(url.href) ?? endpointKeys.get(url.origin) ?? globalKey) : globalKey);
+
+    /** {@link check} results by scheme and host: webhooks go to few hosts, many times. */
+    const refusals = new Map<string, Refusal | null>();
+    function refuse(url: URL): HeraldError | null {
+      const key = `${url.protocol}//${url.host}`;
+      let refusal = refusals.get(key);
+      if (refusal === undefined) {
+        refusal = check(url);
+        if (refusals.size >= 1000) refusals.clear();
+        refusals.set(key, refusal);
+      }
+      return refusal && new PermanentError(refusal.message, { backend: name, rejectReason: refusal.rejectReason });
+    }
 
     /** IP literals never reach the lookup, so they are checked here. */
-    function refuse(url: URL): HeraldError | null {
-      if (!/^https?:$/.test(url.protocol)) return new PermanentError(`refused ${url.protocol} webhook URL`, { backend: name, rejectReason: 'invalid' });
+    function check(url: URL): Refusal | null {
+      if (!/^https?:$/.test(url.protocol)) return { message: `refused ${url.protocol} webhook URL`, rejectReason: 'invalid' };
       const host = url.hostname.replace(/^\[|\]$/g, '');
       if (!isAllowedHost(host) && isIP(host) && isBlockedAddress(host)) {
-        return new PermanentError(`refused webhook host ${url.host}: ${new BlockedAddressError(host, host).message}`, { backend: name, rejectReason: 'blocked' });
+        return { message: `refused webhook host ${url.host}: ${new BlockedAddressError(host, host).message}`, rejectReason: 'blocked' };
       }
       return null;
     }
@@ -95,10 +114,15 @@ export const jsonWebhook = defineBackend({
         let url = new URL(message.to);
         const key = keyFor(url);
         if (!key && !o.unsigned) throw new PermanentError(`no signing secret for ${url.origin}`, { backend: name });
-        const extra = Object.entries(message.options.headers ?? {}).filter(([h]) => !RESERVED_HEADERS.has(h.toLowerCase()));
-        const headers: Record<string, string> = { ...Object.fromEntries(extra), 'content-type': 'application/json', 'user-agent': 'herald-webhook' };
-        if (key) Object.assign(headers, signWebhook({ secret: key, id: ctx.idempotencyKey, body }));
-        else Object.assign(headers, { 'webhook-id': ctx.idempotencyKey, 'webhook-timestamp': String(Math.floor(Date.now() / 1000)) });
+        const headers: Record<string, string> = {};
+        const extra = message.options.headers;
+        if (extra) for (const h in extra) if (!RESERVED_HEADERS.has(h.toLowerCase())) headers[h] = extra[h]!;
+        headers['content-type'] = 'application/json';
+        headers['user-agent'] = 'herald-webhook';
+        headers['webhook-id'] = ctx.idempotencyKey;
+        const timestamp = Math.floor(Date.now() / 1000);
+        headers['webhook-timestamp'] = String(timestamp);
+        if (key) headers['webhook-signature'] = signatureOf(key, ctx.idempotencyKey, timestamp, body);
 
         for (let hop = 0; ; hop++) {
           const refused = refuse(url);
@@ -111,7 +135,6 @@ export const jsonWebhook = defineBackend({
               method: 'POST',
               headers,
               body,
-              signal: ctx.signal,
               headersTimeout: o.timeout,
               bodyTimeout: o.timeout,
             });

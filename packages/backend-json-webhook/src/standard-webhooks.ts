@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 /** A Standard Webhooks secret: `whsec_<base64>`, bare base64, or the raw key bytes. */
 export type WebhookSecret = string | Uint8Array;
@@ -16,10 +16,15 @@ export function webhookKey(secret: WebhookSecret): Buffer {
   return Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
 }
 
-function _sign(key: Buffer, id: string, timestamp: number | string, body: string | Uint8Array): string {
+function _sign(key: Buffer | KeyObject, id: string, timestamp: number | string, body: string | Uint8Array): string {
   const hmac = createHmac('sha256', key).update(`${id}.${timestamp}.`, 'utf8');
   hmac.update(body);
   return hmac.digest('base64');
+}
+
+/** The `webhook-signature` value (`v1,<base64>`) for a decoded key, as sent by the backend. @internal */
+export function signatureOf(key: Buffer | KeyObject, id: string, timestamp: number, body: string): string {
+  return `v1,${_sign(key, id, timestamp, body)}`;
 }
 
 /** The three headers of a signed Standard Webhooks request. */
