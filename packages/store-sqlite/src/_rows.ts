@@ -12,7 +12,10 @@ import type {
   TrackingEventType,
 } from '@herald/core';
 
-/** A `herald_deliveries` row as better-sqlite3 returns it. Times are epoch milliseconds. */
+/**
+ * A `herald_deliveries` row joined with its `herald_messages` row, as better-sqlite3 returns it. Times are epoch
+ * milliseconds.
+ */
 export interface DeliveryRow {
   id: string;
   batch_id: string;
@@ -112,6 +115,45 @@ export function toDelivery(row: DeliveryRow): Delivery {
     leaseOwner: row.lease_owner,
     leaseUntil: date(row.lease_until),
     sentAt: date(row.sent_at),
+  };
+}
+
+/** The columns of `herald_deliveries` in this order, for statements read in raw (array) mode. */
+export const DELIVERY_COLUMNS = [
+  'id', 'batch_id', 'notification', 'category', 'recipient_id', 'protocol', 'address', 'backend', 'status', 'skip_reason',
+  'dedupe_key', 'dedupe_address', 'attempts', 'max_attempts', 'provider_message_id', 'last_error', 'created_at',
+  'updated_at', 'next_attempt_at', 'expires_at', 'lease_owner', 'lease_until', 'sent_at',
+] as const;
+
+/**
+ * {@link toDelivery} for a row read in raw mode (values in {@link DELIVERY_COLUMNS} order) and its message:
+ * better-sqlite3 builds arrays much faster than objects, which matters on the claim path.
+ */
+export function toDeliveryFromValues(v: readonly unknown[], message: string | null): Delivery {
+  return {
+    id: v[0] as string,
+    batchId: v[1] as string,
+    notification: v[2] as string,
+    category: v[3] as string | null,
+    recipientId: v[4] as string | null,
+    protocol: v[5] as Protocol,
+    address: v[6] as string,
+    backend: v[7] as string | null,
+    status: v[8] as DeliveryStatus,
+    skipReason: v[9] as SkipReason | null,
+    dedupeKey: v[10] as string | null,
+    attempts: v[12] as number,
+    maxAttempts: v[13] as number,
+    providerMessageId: v[14] as string | null,
+    lastError: v[15] as string | null,
+    message: message === null ? null : (JSON.parse(message) as OutboundMessage),
+    createdAt: new Date(v[16] as number),
+    updatedAt: new Date(v[17] as number),
+    nextAttemptAt: date(v[18] as number | null),
+    expiresAt: date(v[19] as number | null),
+    leaseOwner: v[20] as string | null,
+    leaseUntil: date(v[21] as number | null),
+    sentAt: date(v[22] as number | null),
   };
 }
 

@@ -22,6 +22,7 @@ import {
 import Database from 'better-sqlite3';
 import {
   type AttemptRow,
+  DELIVERY_COLUMNS,
   type DeliveryRow,
   type EventRow,
   json,
@@ -29,6 +30,7 @@ import {
   parse,
   toAttempt,
   toDelivery,
+  toDeliveryFromValues,
   toEvent,
 } from './_rows';
 import { migrateDatabase } from './_schema';
@@ -78,8 +80,13 @@ const ACTIVE_SQL = `status IN ('queued', 'retrying', 'sending')`;
 
 const INSERT_DELIVERY = `INSERT INTO herald_deliveries (
   id, batch_id, notification, category, recipient_id, protocol, address, backend, status, skip_reason,
-  dedupe_key, dedupe_address, attempts, max_attempts, message, created_at, updated_at, next_attempt_at, expires_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`;
+  dedupe_key, dedupe_address, attempts, max_attempts, created_at, updated_at, next_attempt_at, expires_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`;
+const INSERT_MESSAGE = 'INSERT INTO herald_messages (delivery_id, message) VALUES (?, ?)';
+
+/** A delivery with its message (the message lives apart, see migration 2). */
+const SELECT_DELIVERY = 'SELECT d.*, m.message AS message FROM herald_deliveries d LEFT JOIN herald_messages m ON m.delivery_id = d.id';
+const SELECT_MESSAGES = 'SELECT delivery_id, message FROM herald_messages WHERE delivery_id IN (SELECT value FROM json_each(?))';
 
 const DEDUPE_HIT = `SELECT 1 AS hit FROM herald_deliveries
   WHERE dedupe_key = ? AND dedupe_address IS ? AND created_at >= ? AND status NOT IN ('failed', 'skipped') LIMIT 1`;
@@ -90,7 +97,7 @@ const SELECT_DUE_FOR_BACKENDS = `SELECT id FROM herald_deliveries WHERE ${ACTIVE
   AND backend IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_at, id LIMIT ?`;
 const LEASE = `UPDATE herald_deliveries
   SET status = 'sending', lease_owner = ?, lease_until = ?, next_attempt_at = ?, attempts = attempts + 1, updated_at = ?
-  WHERE id IN (SELECT value FROM json_each(?)) RETURNING *`;
+  WHERE id IN (SELECT value FROM json_each(?)) RETURNING ${DELIVERY_COLUMNS.join(', ')}`;
 
 const HOLDS_LEASE = `WHERE id = ? AND status = 'sending' AND lease_owner = ?`;
 const FINISH_SENT = `UPDATE herald_deliveries SET status = 'sent', provider_message_id = ?, sent_at = ?, last_error = NULL,
@@ -118,10 +125,15 @@ const PRUNE_SELECT = `SELECT id FROM herald_deliveries WHERE status IN (${FINISH
 
 interface Statements {
   insertDelivery: Database.Statement<Params>;
+  insertMessage: Database.Statement<Params>;
+  /** Raw mode: `[delivery_id, message]` pairs. */
+  messages: Database.Statement<Params, [string, string]>;
+  message: Database.Statement<Params, { message: string }>;
   dedupeHit: Database.Statement<Params, { hit: number }>;
   selectDue: Database.Statement<Params, { id: string }>;
   selectDueForBackends: Database.Statement<Params, { id: string }>;
-  lease: Database.Statement<Params, DeliveryRow>;
+  /** Raw mode: rows come back as arrays in {@link DELIVERY_COLUMNS} order. */
+  lease: Database.Statement<Params, unknown[]>;
   finishSent: Database.Statement<Params>;
   finishRetrying: Database.Statement<Params>;
   finishFailed: Database.Statement<Params>;
@@ -146,6 +158,7 @@ interface Statements {
   pruneAttempts: Database.Statement<Params>;
   pruneEvents: Database.Statement<Params>;
   pruneDeliveries: Database.Statement<Params>;
+  pruneMessages: Database.Statement<Params>;
   pruneOrphanEvents: Database.Statement<Params>;
   pruneInbound: Database.Statement<Params>;
   getRate: Database.Statement<Params, { tokens: number; updated_at: number }>;
@@ -156,22 +169,25 @@ function prepareAll(db: Database.Database): Statements {
   const p = <R = unknown>(sql: string) => db.prepare<Params, R>(sql);
   return {
     insertDelivery: p(INSERT_DELIVERY),
+    insertMessage: p(INSERT_MESSAGE),
+    messages: db.prepare<Params, [string, string]>(SELECT_MESSAGES).raw(true),
+    message: p('SELECT message FROM herald_messages WHERE delivery_id = ?'),
     dedupeHit: p(DEDUPE_HIT),
     selectDue: p(SELECT_DUE),
     selectDueForBackends: p(SELECT_DUE_FOR_BACKENDS),
-    lease: p(LEASE),
+    lease: db.prepare<Params, unknown[]>(LEASE).raw(true),
     finishSent: p(FINISH_SENT),
     finishRetrying: p(FINISH_RETRYING),
     finishFailed: p(FINISH_FAILED),
     insertAttempt: p(INSERT_ATTEMPT),
     release: p(RELEASE),
     requeue: p(REQUEUE),
-    get: p('SELECT * FROM herald_deliveries WHERE id = ?'),
+    get: p(`${SELECT_DELIVERY} WHERE d.id = ?`),
     attempts: p('SELECT * FROM herald_attempts WHERE delivery_id = ? ORDER BY seq'),
     nextDueAt: p(`SELECT MIN(next_attempt_at) AS t FROM herald_deliveries WHERE ${ACTIVE_SQL}`),
     findEvent: p('SELECT delivery_id FROM herald_events WHERE backend = ? AND event_id = ?'),
-    byProviderId: p(`SELECT * FROM herald_deliveries WHERE backend = ? AND provider_message_id = ?
-      ORDER BY created_at DESC, id DESC LIMIT 1`),
+    byProviderId: p(`${SELECT_DELIVERY} WHERE d.backend = ? AND d.provider_message_id = ?
+      ORDER BY d.created_at DESC, d.id DESC LIMIT 1`),
     insertEvent: p(INSERT_EVENT),
     setStatus: p('UPDATE herald_deliveries SET status = ?, updated_at = ? WHERE id = ?'),
     deleteEvent: p('DELETE FROM herald_events WHERE backend = ? AND event_id = ?'),
@@ -188,6 +204,7 @@ function prepareAll(db: Database.Database): Statements {
     pruneAttempts: p('DELETE FROM herald_attempts WHERE delivery_id IN (SELECT value FROM json_each(?))'),
     pruneEvents: p('DELETE FROM herald_events WHERE delivery_id IN (SELECT value FROM json_each(?))'),
     pruneDeliveries: p('DELETE FROM herald_deliveries WHERE id IN (SELECT value FROM json_each(?))'),
+    pruneMessages: p('DELETE FROM herald_messages WHERE delivery_id IN (SELECT value FROM json_each(?))'),
     pruneOrphanEvents: p(`DELETE FROM herald_events WHERE rowid IN
       (SELECT rowid FROM herald_events WHERE delivery_id IS NULL AND received_at < ? LIMIT ?)`),
     pruneInbound: p('DELETE FROM herald_inbound WHERE rowid IN (SELECT rowid FROM herald_inbound WHERE received_at < ? LIMIT ?)'),
@@ -354,12 +371,12 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         row.dedupeKey,
         row.dedupeAddress,
         row.maxAttempts,
-        row.message === null ? null : JSON.stringify(row.message),
         createdAt,
         createdAt,
         nextAttemptAt,
         row.expiresAt === null ? null : row.expiresAt.getTime(),
       );
+      if (row.message !== null) s.insertMessage.run(row.id, JSON.stringify(row.message));
     } catch (error) {
       if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_CONSTRAINT')) {
         const duplicate = error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
@@ -384,9 +401,11 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     ).map((r) => r.id);
     if (ids.length === 0) return [];
     const leaseUntil = now + opts.leaseMs;
-    const rows = s.lease.all(opts.owner, leaseUntil, leaseUntil, now, JSON.stringify(ids));
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => toDelivery(byId.get(id)!));
+    const list = JSON.stringify(ids);
+    const rows = s.lease.all(opts.owner, leaseUntil, leaseUntil, now, list);
+    const byId = new Map(rows.map((values) => [values[0] as string, values]));
+    const messages = new Map(s.messages.all(list));
+    return ids.map((id) => toDeliveryFromValues(byId.get(id)!, messages.get(id) ?? null));
   });
 
   const finishOne = (id: string, owner: string, outcome: AttemptOutcome): boolean => {
@@ -462,6 +481,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     const list = JSON.stringify(ids);
     s.pruneAttempts.run(list);
     s.pruneEvents.run(list);
+    s.pruneMessages.run(list);
     return s.pruneDeliveries.run(list).changes;
   });
 
@@ -542,7 +562,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const row = s.requeue.get(opts.maxAttempts, ms(opts.expiresAt), now, now, id);
       if (row) {
         wake();
-        return toDelivery(row);
+        return toDelivery({ ...row, message: s.message.get(id)?.message ?? null });
       }
       const current = s.get.get(id);
       return current ? toDelivery(current) : null;
@@ -558,7 +578,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const { where, params } = filterSql(filter);
       const limit = filter.limit === undefined ? '' : ' LIMIT ?';
       if (filter.limit !== undefined) params.push(Math.max(0, Math.floor(filter.limit)));
-      const statement = cached(listCache, `SELECT * FROM herald_deliveries ${where} ORDER BY created_at DESC, id DESC${limit}`);
+      const statement = cached(listCache, `${SELECT_DELIVERY} ${where} ORDER BY d.created_at DESC, d.id DESC${limit}`);
       return statement.all(...params).map(toDelivery);
     },
 

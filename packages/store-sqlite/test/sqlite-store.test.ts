@@ -52,6 +52,31 @@ describe('sqliteStore', () => {
     await old.close();
   });
 
+  it('migration 2 moves messages out of a version-1 database, keeping queued deliveries sendable', async () => {
+    const { path } = temp();
+    const raw = new Database(path);
+    raw.exec('CREATE TABLE herald_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    raw.exec(MIGRATIONS[0]!.sql);
+    raw.prepare('INSERT INTO herald_migrations (version, name, applied_at) VALUES (1, ?, ?)').run(MIGRATIONS[0]!.name, Date.now());
+    const row = makeDelivery();
+    raw
+      .prepare(`INSERT INTO herald_deliveries (id, batch_id, notification, protocol, address, backend, status, max_attempts, message,
+        created_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', 3, ?, ?, ?, ?)`)
+      .run(row.id, row.batchId, row.notification, row.protocol, row.address, row.backend, JSON.stringify(row.message), 1, 1, 1);
+    raw.close();
+
+    const store = sqliteStore({ path });
+    await store.migrate();
+    const [claimed] = await store.claim({ owner: 'w', limit: 5, leaseMs: 60_000 });
+    expect(claimed?.message).toEqual(row.message);
+    expect((await store.get(row.id))?.message).toEqual(row.message);
+    await store.close();
+    const check = new Database(path);
+    const columns = check.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('herald_deliveries')").all();
+    expect(columns.map((c) => c.name)).not.toContain('message');
+    check.close();
+  });
+
   it('migrates on first use when migrate() was not called', async () => {
     const { path } = temp();
     const store = sqliteStore({ path });
