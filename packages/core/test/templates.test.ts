@@ -134,3 +134,31 @@ describe('templates folder', () => {
     expect(() => loadTemplatesDir(join(dir, 'missing'))).toThrow(ConfigError);
   });
 });
+
+describe('rendering once per notify() call', () => {
+  it('renders data-only parts once per call and recipient parts per recipient, each message its own copy', () => {
+    const t = compileTemplate({ format: 'markdown', subject: 'Hi {{recipient.name}}', body: 'Order **{{id}}** shipped' }, where);
+    const memo = new Map();
+    const data = { id: 'A1' };
+    const ada = t.render({ ...scope(data, 'Ada'), memo });
+    data.id = 'changed'; // a second render within the same call must not render the data-only body again
+    const bob = t.render({ ...scope(data, 'Bob'), memo });
+    expect([ada.subject, bob.subject]).toEqual(['Hi Ada', 'Hi Bob']);
+    expect(bob.html).toBe(ada.html);
+    expect(ada.html).toContain('<strong>A1</strong>');
+    expect(bob).not.toBe(ada);
+    // A new call (new memo) renders again.
+    expect(t.render(scope(data)).html).toContain('<strong>changed</strong>');
+  });
+
+  it('treats anything that could reach the recipient as per-recipient', () => {
+    const memo = new Map();
+    for (const body of ['{{#each this}}{{#each this}}{{this}} {{/each}}{{/each}}', '{{#with contact}}{{address}}{{/with}}', '{{lookup (lookup . "recipient") "name"}}', '{{@root.recipient.name}}']) {
+      const t = compileTemplate({ format: 'text', body }, where);
+      const a = t.render({ ...scope({}, 'Ada'), contact: { protocol: 'email', address: 'a@shop.dev' }, memo });
+      const b = t.render({ ...scope({}, 'Bob'), contact: { protocol: 'email', address: 'b@shop.dev' }, memo });
+      if (a.text !== b.text) continue;
+      expect.fail(`"${body}" rendered the same text for two recipients: ${a.text}`);
+    }
+  });
+});

@@ -9,7 +9,17 @@ export const RUNTIME_OPTIONS: Handlebars.RuntimeOptions = {
   allowProtoMethodsByDefault: false,
 };
 
-export type RenderFn = (context: unknown) => string;
+export interface RenderFn {
+  (context: unknown): string;
+  /**
+   * The output depends on the notification's data only (the source never names `recipient`, `contact`, `this`,
+   * `@root`, a parent scope, `lookup` or a partial), so one `notify()` call renders it once for all recipients.
+   */
+  readonly dataOnly: boolean;
+}
+
+/** Conservative: anything that could reach the per-recipient part of the context. */
+const PER_RECIPIENT = /recipient|contact|this|@root|\.\.|lookup|\{\{~?\s*[#]?>|\{\{~?\s*#\*inline|\{\{~?\s*\.\s*~?\}\}/;
 
 const cache = new Map<string, RenderFn>();
 
@@ -23,7 +33,7 @@ export function compile(source: string, escaping: boolean): RenderFn {
   if (hit) return hit;
   const ast = hb.parse(source);
   const template = hb.compile(ast, { noEscape: !escaping, strict: false, knownHelpersOnly: false });
-  const fn: RenderFn = (context) => template(context, RUNTIME_OPTIONS);
+  const fn: RenderFn = Object.assign((context: unknown) => template(context, RUNTIME_OPTIONS), { dataOnly: !PER_RECIPIENT.test(source) });
   cache.set(key, fn);
   return fn;
 }

@@ -71,6 +71,28 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
       return fail(error);
     }
   };
+  /** This template's own corner of the per-call memo (keys below are its functions, or 'body'). */
+  const memoKey = {};
+  const memoOf = (scope: RenderScope): Map<unknown, unknown> | null => {
+    if (!scope.memo) return null;
+    let mine = scope.memo.get(memoKey) as Map<unknown, unknown> | undefined;
+    if (!mine) {
+      mine = new Map();
+      scope.memo.set(memoKey, mine);
+    }
+    return mine;
+  };
+  /** Render a data-only template once per `notify()` call, everything else per recipient. */
+  const once = (fn: RenderFn, scope: RenderScope, context: () => unknown): string => {
+    const memo = fn.dataOnly ? memoOf(scope) : null;
+    if (!memo) return run(fn, context());
+    let out = memo.get(fn) as string | undefined;
+    if (out === undefined) {
+      out = run(fn, context());
+      memo.set(fn, out);
+    }
+    return out;
+  };
   const contextOf = (scope: RenderScope, escaping?: (s: string) => string): Record<string, unknown> => {
     if (!escaping) return { ...scope.data, recipient: scope.recipient, contact: scope.contact };
     let data = scope.memo?.get(escaping) as Record<string, unknown> | undefined;
@@ -82,7 +104,26 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
   };
 
   const subject = spec.subject === undefined ? undefined : tryCompile(spec.subject, false);
-  const renderSubject = (scope: RenderScope) => (subject ? oneLine(run(subject, contextOf(scope))) : undefined);
+  const renderSubject = (scope: RenderScope) => (subject ? oneLine(once(subject, scope, () => contextOf(scope))) : undefined);
+  /**
+   * An html or markdown body that depends on data only is rendered, converted and given its text part once per
+   * `notify()` call; each message gets its own copy of the result.
+   */
+  const bodyOnce = (body: RenderFn, scope: RenderScope, render: () => RenderedContent): RenderedContent => {
+    const memo = body.dataOnly ? memoOf(scope) : null;
+    let content: RenderedContent;
+    if (memo) {
+      let cached = memo.get('body') as RenderedContent | undefined;
+      if (!cached) {
+        cached = render();
+        memo.set('body', cached);
+      }
+      content = { ...cached };
+    } else {
+      content = render();
+    }
+    return withSubject(content, renderSubject(scope));
+  };
   const stringBody = (): string => {
     if (typeof spec.body !== 'string') {
       throw new TemplateError(`format "${spec.format}" needs a string body`, location);
@@ -98,8 +139,10 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
         format,
         location,
         render(scope) {
-          const html = run(body, contextOf(scope));
-          return withSubject({ format, html, text: htmlToText(html) }, renderSubject(scope));
+          return bodyOnce(body, scope, () => {
+            const html = run(body, contextOf(scope));
+            return { format, html, text: htmlToText(html) };
+          });
         },
       };
     }
@@ -109,9 +152,10 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
         format,
         location,
         render(scope) {
-          const source = run(body, contextOf(scope, mdEscape));
-          const html = markdown.parse(source) as string;
-          return withSubject({ format, html, text: htmlToText(html) }, renderSubject(scope));
+          return bodyOnce(body, scope, () => {
+            const html = markdown.parse(run(body, contextOf(scope, mdEscape))) as string;
+            return { format, html, text: htmlToText(html) };
+          });
         },
       };
     }
@@ -145,8 +189,9 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
         format,
         location,
         render(scope) {
-          const ctx = contextOf(scope);
-          const params = renderTree(compiled, (fn) => run(fn, ctx)) as JsonObject;
+          let ctx: unknown;
+          const context = () => (ctx ??= contextOf(scope));
+          const params = renderTree(compiled, (fn) => once(fn, scope, context)) as JsonObject;
           return withSubject({ format, params }, renderSubject(scope));
         },
       };
@@ -158,7 +203,7 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
         format,
         location,
         render(scope) {
-          const text = run(body, contextOf(scope, escaping)).trim();
+          const text = once(body, scope, () => contextOf(scope, escaping)).trim();
           return withSubject({ format, text }, renderSubject(scope));
         },
       };
