@@ -1,4 +1,5 @@
-import type { Store } from '@herald/core';
+import type { OutboundMessage, Store } from '@herald/core';
+import { makeDelivery } from '@herald/core/testing';
 /** Shared bench helpers: loopback sinks, timing. Results are printed with `report()` from `./_report`. */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
@@ -108,4 +109,59 @@ export function timedStore<S extends Store>(store: S): { store: S; stats: { call
     },
   });
   return { store: proxy, stats };
+}
+
+/**
+ * The durable floor of a drain: microseconds per delivery that a store's own work costs a worker, with no send at
+ * all. Queues copies of `messages`, then claims them in batches of 2 × `concurrency` and records each batch's
+ * outcomes, attempts included, `concurrency` at a time, as the worker does. Whatever else were made free, a
+ * drain cannot beat `1 / (1 / baselineRate + floor)`: benches print that ceiling beside their ratio.
+ */
+export async function storeFloorUs(store: Store, messages: readonly OutboundMessage[], concurrency: number): Promise<number> {
+  await store.migrate();
+  const backend = messages[0]!.backend;
+  await store.enqueue(
+    messages.map((message, i) =>
+      makeDelivery({ id: `floor-${String(i).padStart(7, '0')}`, protocol: message.protocol, backend, address: message.to, message: { ...message, deliveryId: `floor-${i}` } }),
+    ),
+  );
+  const start = performance.now();
+  let done = 0;
+  for (;;) {
+    const claimed = await store.claim({ owner: 'floor', limit: 2 * concurrency, leaseMs: 60_000, backends: [backend] });
+    if (claimed.length === 0) break;
+    for (let i = 0; i < claimed.length; i += concurrency) {
+      const startedAt = new Date();
+      const items = claimed.slice(i, i + concurrency).map((d) => ({
+        id: d.id,
+        owner: 'floor',
+        outcome: {
+          status: 'sent' as const,
+          providerMessageId: null,
+          attempt: {
+            deliveryId: d.id,
+            attempt: d.attempts,
+            startedAt,
+            durationMs: 1,
+            outcome: 'sent' as const,
+            request: { backend, to: d.address, notification: d.notification, format: d.message?.content.format ?? null },
+            response: { status: 204, body: '' },
+            error: null,
+            workerId: 'floor',
+          },
+        },
+      }));
+      if (store.finishMany) await store.finishMany(items);
+      else for (const item of items) await store.finish(item.id, item.owner, item.outcome);
+    }
+    done += claimed.length;
+  }
+  if (done !== messages.length) throw new Error(`store floor: claimed ${done} of ${messages.length}`);
+  return ((performance.now() - start) * 1000) / done;
+}
+
+/** The best ratio a drain could reach given the store's floor: baseline time per delivery ÷ (that + floor). */
+export function ceilingRatio(baselineRate: number, floorUs: number): number {
+  const bareUs = 1e6 / baselineRate;
+  return Math.round((bareUs / (bareUs + floorUs)) * 1000) / 1000;
 }

@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonWebhook } from '@herald/backend-json-webhook';
-import { createHerald, defineNotification, type Recipient } from '@herald/core';
+import { createHerald, defineNotification, type OutboundMessage, type Recipient } from '@herald/core';
 import { sqliteStore } from '@herald/store-sqlite';
 import { Pool } from 'undici';
 import { z } from 'zod';
-import { median, report, runPool, type Sink, startThreadSink, timed, timedStore } from './_util';
+import { ceilingRatio, median, report, runPool, type Sink, startThreadSink, storeFloorUs, timed, timedStore } from './_util';
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -41,7 +41,7 @@ interface Post {
   body: string;
 }
 
-async function heraldRound(sink: Sink, dir: string, round: string, n: number): Promise<{ rate: number; posts: Post[] }> {
+async function heraldRound(sink: Sink, dir: string, round: string, n: number): Promise<{ rate: number; posts: Post[]; messages: OutboundMessage[] }> {
   // One endpoint per recipient: core sends one delivery per distinct address in a notify() call.
   const url = (i: number) => `http://${sink.host}:${sink.port}/hooks/herald?customer=${i}`;
   const { store, stats } = timedStore(sqliteStore({ path: join(dir, `herald-${round}.db`) }));
@@ -69,7 +69,7 @@ async function heraldRound(sink: Sink, dir: string, round: string, n: number): P
     const target = new URL(d.message!.to);
     return { path: target.pathname + target.search, body: JSON.stringify(d.message!.content.params) };
   });
-  return { rate: n / seconds, posts };
+  return { rate: n / seconds, posts, messages: deliveries.map((d) => d.message!) };
 }
 
 /** Bare undici Pool, 16 in flight, same bodies and the same content-type header. */
@@ -100,14 +100,19 @@ try {
   const herald: number[] = [];
   const baseline: number[] = [];
   let posts = warm.posts;
+  let messages = warm.messages;
   for (let round = 0; round < ROUNDS; round++) {
     if (round % 2 === 1) baseline.push(await baselineRound(sink, posts));
     const h = await heraldRound(sink, dir, String(round), DELIVERIES);
     herald.push(h.rate);
     posts = h.posts;
+    messages = h.messages;
     if (round % 2 === 0) baseline.push(await baselineRound(sink, posts));
     console.log(`round ${round + 1}: herald ${herald.at(-1)!.toFixed(0)} deliveries/s, bare undici Pool ${baseline.at(-1)!.toFixed(0)} requests/s`);
   }
+  const floor = await storeFloorUs(sqliteStore({ path: join(dir, 'floor.db') }), messages, CONCURRENCY);
+  const base = median(baseline);
+  console.log(`store floor: ${floor.toFixed(1)} µs per delivery for claim + outcome + attempt alone; best ratio possible ${ceilingRatio(base, floor)}`);
   report({
     bench: 'dispatch-http',
     unit: 'deliveries/s',
@@ -116,6 +121,8 @@ try {
     deliveries: DELIVERIES,
     concurrency: CONCURRENCY,
     storeShare: Math.round(lastStoreShare * 1000) / 1000,
+    storeFloorUs: Math.round(floor * 10) / 10,
+    ceiling: ceilingRatio(base, floor),
   });
 } finally {
   await sink.close();
