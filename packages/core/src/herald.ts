@@ -343,7 +343,10 @@ export function createHerald(options: HeraldOptions): Herald {
         }
       }
       const id = newId('d_');
-      const base = {
+      // Rows are built as literals, never by spreading a shared base: V8 gives an 18-property object made by
+      // spread a dictionary backing store, several times larger — measured, half the promoted heap of a
+      // 20,000-delivery notify().
+      const row = (status: NewDelivery['status']): NewDelivery => ({
         id,
         batchId,
         notification: n.id,
@@ -354,11 +357,21 @@ export function createHerald(options: HeraldOptions): Herald {
         backend: backend?.name ?? null,
         maxAttempts: retry.maxAttempts,
         createdAt: now,
-      };
+        status,
+        skipReason: null,
+        dedupeKey: null,
+        dedupeSince: null,
+        dedupeAddress: null,
+        message: null,
+        nextAttemptAt: null,
+        expiresAt: null,
+      });
       if (reason || !backend || !template) {
         const why = reason ?? 'no-template';
-        rows.push({ ...base, status: 'skipped', skipReason: why, dedupeKey: null, dedupeSince: null, dedupeAddress: null, message: null, nextAttemptAt: null, expiresAt: null });
-        skipped.push({ recipientId: base.recipientId, protocol: contact.protocol, address: contact.address, backend: base.backend, reason: why, deliveryId: id });
+        const skippedRow = row('skipped');
+        skippedRow.skipReason = why;
+        rows.push(skippedRow);
+        skipped.push({ recipientId: skippedRow.recipientId, protocol: contact.protocol, address: contact.address, backend: skippedRow.backend, reason: why, deliveryId: id });
         continue;
       }
       seen.add(`${backend.name}\u0000${norm}`);
@@ -389,17 +402,14 @@ export function createHerald(options: HeraldOptions): Herald {
         message.options = capped.options;
         message.attachments = capped.attachments;
       }
-      rows.push({
-        ...base,
-        status: 'queued',
-        skipReason: null,
-        dedupeKey,
-        dedupeSince,
-        dedupeAddress: dedupeKey ? norm : null,
-        message,
-        nextAttemptAt: now,
-        expiresAt,
-      });
+      const queued = row('queued');
+      queued.dedupeKey = dedupeKey;
+      queued.dedupeSince = dedupeSince;
+      queued.dedupeAddress = dedupeKey ? norm : null;
+      queued.message = message;
+      queued.nextAttemptAt = now;
+      queued.expiresAt = expiresAt;
+      rows.push(queued);
     }
     if (issues.length) throw new ValidationError(`notify("${n.id}"): invalid input; nothing was enqueued`, issues);
     const queuedCount = rows.length - skipped.length;
