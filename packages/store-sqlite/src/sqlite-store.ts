@@ -81,8 +81,37 @@ const ACTIVE_SQL = `status IN ('queued', 'retrying', 'sending')`;
 const INSERT_DELIVERY = `INSERT INTO herald_deliveries (
   id, batch_id, notification, category, recipient_id, protocol, address, backend, status, skip_reason,
   dedupe_key, dedupe_address, attempts, max_attempts, created_at, updated_at, next_attempt_at, expires_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`;
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const INSERT_MESSAGE = 'INSERT INTO herald_messages (delivery_id, message) VALUES (?, ?)';
+/** The columns `deliveryValues` fills, for multi-row inserts. */
+const DELIVERY_INSERT_COLUMNS = `id, batch_id, notification, category, recipient_id, protocol, address, backend, status, skip_reason,
+  dedupe_key, dedupe_address, attempts, max_attempts, created_at, updated_at, next_attempt_at, expires_at`;
+const DELIVERY_INSERT_WIDTH = 18;
+/** Rows per multi-row INSERT at enqueue (18 values each, well under SQLite's 32,766 bound parameters). */
+const INSERT_CHUNK = 64;
+
+function deliveryValues(row: NewDelivery, status: string, skipReason: string | null, createdAt: number, nextAttemptAt: number | null): Params {
+  return [
+    row.id,
+    row.batchId,
+    row.notification,
+    row.category,
+    row.recipientId,
+    row.protocol,
+    row.address,
+    row.backend,
+    status,
+    skipReason,
+    row.dedupeKey,
+    row.dedupeAddress,
+    0,
+    row.maxAttempts,
+    createdAt,
+    createdAt,
+    nextAttemptAt,
+    row.expiresAt === null ? null : row.expiresAt.getTime(),
+  ];
+}
 
 /** A delivery with its message (the message lives apart, see migration 2). */
 const SELECT_DELIVERY = 'SELECT d.*, m.message AS message FROM herald_deliveries d LEFT JOIN herald_messages m ON m.delivery_id = d.id';
@@ -323,20 +352,34 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     return statement;
   }
 
+  interface Pending {
+    index: number;
+    row: NewDelivery;
+    status: string;
+    skipReason: string | null;
+    createdAt: number;
+    nextAttemptAt: number | null;
+  }
+
   const enqueueTx = db.transaction((rows: readonly NewDelivery[]): EnqueueResult => {
     const s = ready();
     const duplicates: string[] = [];
+    let chunk: Pending[] = [];
     for (const [index, row] of rows.entries()) {
       let status: string = row.status;
       let skipReason: string | null = row.skipReason;
       const createdAt = row.createdAt.getTime();
       let nextAttemptAt: number | null = status === 'queued' ? (row.nextAttemptAt?.getTime() ?? createdAt) : null;
+      const item = { index, row, status, skipReason, createdAt, nextAttemptAt };
+      if (row.dedupeKey === null || status !== 'queued') {
+        chunk.push(item);
+        if (chunk.length === INSERT_CHUNK) chunk = insertChunk(s, chunk);
+        continue;
+      }
+      // A dedupe check must see every row inserted before it, this call's included: insert what is pending first.
+      chunk = insertChunk(s, chunk);
       // A dedupe key without `dedupeSince` has no window: any earlier live delivery counts.
-      if (
-        row.dedupeKey !== null &&
-        status === 'queued' &&
-        s.dedupeHit.get(row.dedupeKey, row.dedupeAddress, row.dedupeSince?.getTime() ?? Number.MIN_SAFE_INTEGER)
-      ) {
+      if (s.dedupeHit.get(row.dedupeKey, row.dedupeAddress, row.dedupeSince?.getTime() ?? Number.MIN_SAFE_INTEGER)) {
         status = 'skipped';
         skipReason = 'duplicate';
         nextAttemptAt = null;
@@ -344,8 +387,51 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       }
       insertDelivery(s, index, row, status, skipReason, createdAt, nextAttemptAt);
     }
+    insertChunk(s, chunk);
     return { duplicates };
   });
+
+  const multiInserts = new Map<string, Database.Statement<Params>>();
+  /** A prepared INSERT of `count` rows of `columns` values each into `table` (at most 2 × INSERT_CHUNK texts). */
+  function multiInsert(table: string, columns: string, width: number, count: number): Database.Statement<Params> {
+    const key = `${table}:${count}`;
+    let statement = multiInserts.get(key);
+    if (!statement) {
+      const tuple = `(${Array.from({ length: width }, () => '?').join(', ')})`;
+      statement = db.prepare<Params>(`INSERT INTO ${table} (${columns}) VALUES ${Array.from({ length: count }, () => tuple).join(', ')}`);
+      multiInserts.set(key, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * Insert rows (no dedupe key) with one multi-row statement for the deliveries and one for their messages: far
+   * fewer calls into SQLite than a statement per row. On a constraint error the rows are retried one by one so
+   * the error names the offending row (a failed statement leaves nothing behind). Returns a new empty chunk.
+   */
+  function insertChunk(s: Statements, chunk: readonly Pending[]): Pending[] {
+    if (chunk.length === 0) return [];
+    if (chunk.length === 1) {
+      const { index, row, status, skipReason, createdAt, nextAttemptAt } = chunk[0]!;
+      insertDelivery(s, index, row, status, skipReason, createdAt, nextAttemptAt);
+      return [];
+    }
+    const values: Params = [];
+    const messages: Params = [];
+    for (const { row, status, skipReason, createdAt, nextAttemptAt } of chunk) {
+      values.push(...deliveryValues(row, status, skipReason, createdAt, nextAttemptAt));
+      if (row.message !== null) messages.push(row.id, JSON.stringify(row.message));
+    }
+    try {
+      multiInsert('herald_deliveries', DELIVERY_INSERT_COLUMNS, DELIVERY_INSERT_WIDTH, chunk.length).run(...values);
+    } catch (error) {
+      if (!(error instanceof Database.SqliteError && error.code.startsWith('SQLITE_CONSTRAINT'))) throw error;
+      for (const { index, row, status, skipReason, createdAt, nextAttemptAt } of chunk) insertDelivery(s, index, row, status, skipReason, createdAt, nextAttemptAt);
+      return [];
+    }
+    if (messages.length) multiInsert('herald_messages', 'delivery_id, message', 2, messages.length / 2).run(...messages);
+    return [];
+  }
 
   function insertDelivery(
     s: Statements,
@@ -357,25 +443,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     nextAttemptAt: number | null,
   ): void {
     try {
-      s.insertDelivery.run(
-        row.id,
-        row.batchId,
-        row.notification,
-        row.category,
-        row.recipientId,
-        row.protocol,
-        row.address,
-        row.backend,
-        status,
-        skipReason,
-        row.dedupeKey,
-        row.dedupeAddress,
-        row.maxAttempts,
-        createdAt,
-        createdAt,
-        nextAttemptAt,
-        row.expiresAt === null ? null : row.expiresAt.getTime(),
-      );
+      s.insertDelivery.run(...deliveryValues(row, status, skipReason, createdAt, nextAttemptAt));
       if (row.message !== null) s.insertMessage.run(row.id, JSON.stringify(row.message));
     } catch (error) {
       if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_CONSTRAINT')) {

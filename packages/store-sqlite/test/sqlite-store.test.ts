@@ -1,4 +1,4 @@
-import { ConfigError } from '@herald/core';
+import { ConfigError, ValidationError } from '@herald/core';
 import { makeAttempt, makeDelivery, makeEvent, makeInbound } from '@herald/core/testing';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -75,6 +75,26 @@ describe('sqliteStore', () => {
     const columns = check.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('herald_deliveries')").all();
     expect(columns.map((c) => c.name)).not.toContain('message');
     check.close();
+  });
+
+  it('enqueues large calls in multi-row chunks; a clash names its row and stores nothing of the call', async () => {
+    const { path } = temp();
+    const store = sqliteStore({ path });
+    const existing = makeDelivery();
+    await store.enqueue([existing]);
+    const rows = Array.from({ length: 200 }, (_, i) => makeDelivery({ id: `chunk-${String(i).padStart(3, '0')}`, address: `u${i}@shop.dev` }));
+    rows[150] = { ...rows[150]!, id: existing.id };
+    const error = await store.enqueue(rows).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues[0]?.path).toBe('rows[150].id');
+    expect(await store.count()).toEqual({ queued: 1 });
+    rows[150] = makeDelivery({ id: 'chunk-150', address: 'u150@shop.dev' });
+    await store.enqueue(rows);
+    expect((await store.count()).queued).toBe(201);
+    const claimed = await store.claim({ owner: 'w', limit: 500, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(201);
+    expect(claimed.every((d) => d.message?.deliveryId !== undefined)).toBe(true);
+    await store.close();
   });
 
   it('migrates on first use when migrate() was not called', async () => {
