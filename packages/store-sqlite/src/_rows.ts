@@ -91,31 +91,10 @@ export function parse<T>(text: string | null): T | null {
 }
 
 export function toDelivery(row: DeliveryRow): Delivery {
-  return {
-    id: row.id,
-    batchId: row.batch_id,
-    notification: row.notification,
-    category: row.category,
-    recipientId: row.recipient_id,
-    protocol: row.protocol as Protocol,
-    address: row.address,
-    backend: row.backend,
-    status: row.status as DeliveryStatus,
-    skipReason: row.skip_reason as SkipReason | null,
-    dedupeKey: row.dedupe_key,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    providerMessageId: row.provider_message_id,
-    lastError: row.last_error,
-    message: parse<OutboundMessage>(row.message),
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-    nextAttemptAt: date(row.next_attempt_at),
-    expiresAt: date(row.expires_at),
-    leaseOwner: row.lease_owner,
-    leaseUntil: date(row.lease_until),
-    sentAt: date(row.sent_at),
-  };
+  return toDeliveryFromValues(
+    DELIVERY_COLUMNS.map((column) => row[column]),
+    row.message,
+  );
 }
 
 /** The columns of `herald_deliveries` in this order, for statements read in raw (array) mode. */
