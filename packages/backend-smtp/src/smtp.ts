@@ -5,7 +5,6 @@ import {
   parseMailbox,
   providerOptionsFor,
   type SendResult,
-  TransientError,
 } from '@herald/core';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { z } from 'zod';
