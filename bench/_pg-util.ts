@@ -98,7 +98,9 @@ export interface WorkerProcess {
 
 /** Start a worker process (`_pg-worker.ts`) and wait until it is connected and listening. */
 export async function startWorkerProcess(schema: string, id: string, extraEnv: Record<string, string> = {}): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, '--conditions=@herald/source', WORKER_SCRIPT], {
+  // Worker processes run the same build as the bench itself (see scripts/bench.mjs).
+  const conditions = process.env.HERALD_BENCH_SOURCE === '1' ? ['--conditions=@herald/source'] : [];
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, ...conditions, WORKER_SCRIPT], {
     env: { ...process.env, DATABASE_URL, HERALD_SCHEMA: schema, WORKER_ID: id, ...extraEnv },
     stdio: ['pipe', 'pipe', 'inherit'],
   });

@@ -15,7 +15,7 @@ import Handlebars from 'handlebars';
 import { compile as compileHtmlToText } from 'html-to-text';
 import { Marked } from 'marked';
 import { z } from 'zod';
-import { median, report } from './_report';
+import { median, peakRssMb, report } from './_report';
 
 const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -129,19 +129,56 @@ function baselineRound(dir: string, round: number): number {
   return (RECIPIENTS * 2) / seconds;
 }
 
+/**
+ * Peak RSS of one side alone: a child process (same loader and conditions as this one) runs a warm-up and one
+ * measured round and reports its own peak. The bench process's peak mixes both sides' rows and garbage over all
+ * rounds, so it is reported beside them as `processPeakRssMb`.
+ */
+async function childPeakRssMb(side: 'herald' | 'bare'): Promise<number> {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--${side}-rss`], { encoding: 'utf8' });
+  const match = /^rss (\d+(?:\.\d+)?)$/m.exec(child.stdout);
+  if (child.status !== 0 || !match) throw new Error(`RSS child failed (${child.status}): ${child.stderr}`);
+  return Number(match[1]);
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'herald-bench-notify-'));
 try {
-  // Warm-up: JIT and template caches for both sides.
-  baselineRound(dir, -1);
-  await heraldRound(dir, -1);
-  const herald: number[] = [];
-  const baseline: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    baseline.push(baselineRound(dir, round));
-    herald.push(await heraldRound(dir, round));
-    console.log(`round ${round + 1}: herald ${herald.at(-1)!.toFixed(0)} deliveries/s, bare loop ${baseline.at(-1)!.toFixed(0)} deliveries/s`);
+  if (process.argv.includes('--herald-rss')) {
+    await heraldRound(dir, -1);
+    await heraldRound(dir, 0);
+    console.log(`rss ${peakRssMb()}`);
+  } else if (process.argv.includes('--bare-rss')) {
+    baselineRound(dir, -1);
+    baselineRound(dir, 0);
+    console.log(`rss ${peakRssMb()}`);
+  } else {
+    // Warm-up: JIT and template caches for both sides.
+    baselineRound(dir, -1);
+    await heraldRound(dir, -1);
+    const herald: number[] = [];
+    const baseline: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      baseline.push(baselineRound(dir, round));
+      herald.push(await heraldRound(dir, round));
+      console.log(`round ${round + 1}: herald ${herald.at(-1)!.toFixed(0)} deliveries/s, bare loop ${baseline.at(-1)!.toFixed(0)} deliveries/s`);
+    }
+    const heraldRss = await childPeakRssMb('herald');
+    const bareRss = await childPeakRssMb('bare');
+    console.log(`peak RSS, warm-up + one round in a process of its own: Herald ${heraldRss} MB, bare loop ${bareRss} MB; this process (both sides, all rounds) ${peakRssMb()} MB`);
+    report({
+      bench: 'notify',
+      unit: 'deliveries/s',
+      herald: Math.round(median(herald)),
+      baseline: Math.round(median(baseline)),
+      recipients: RECIPIENTS,
+      contactsPerRecipient: 2,
+      peakRssMb: heraldRss,
+      baselinePeakRssMb: bareRss,
+      processPeakRssMb: peakRssMb(),
+    });
   }
-  report({ bench: 'notify', unit: 'deliveries/s', herald: Math.round(median(herald)), baseline: Math.round(median(baseline)), recipients: RECIPIENTS, contactsPerRecipient: 2 });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
