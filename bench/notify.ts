@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { median, peakRssMb, report } from './_report';
 
 const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 10_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 const SUBJECT = 'Order {{orderId}} is on its way, {{recipient.name}}';
 const MARKDOWN = `# Your order has shipped
