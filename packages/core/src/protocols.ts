@@ -71,13 +71,11 @@ export function normalizeAddress(protocol: Protocol, address: string): string {
   }
 }
 
-const RESERVED_TLDS = ['test', 'example', 'invalid', 'localhost'];
-const RESERVED_DOMAINS = ['example.com', 'example.net', 'example.org'];
+/** RFC 2606 / 6761 reserved names: the TLDs `test`, `example`, `invalid`, `localhost` and `example.com/net/org`. */
+const RESERVED_HOST = /(?:^|\.)(?:test|example|invalid|localhost|example\.(?:com|net|org))\.?$/i;
 
 function isReservedHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/\.$/, '');
-  const tld = h.split('.').pop() ?? '';
-  return RESERVED_TLDS.includes(tld) || RESERVED_DOMAINS.some((d) => h === d || h.endsWith(`.${d}`));
+  return RESERVED_HOST.test(host);
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   defineBackend,
   defineNotification,
   type Delivery,
+  isTestAddress,
   type HeraldOptions,
   RequiredNotificationError,
   type SendContext,
@@ -157,6 +158,16 @@ describe('notify()', () => {
     // the capture backend is a test sink, so the same addresses reach it
     const r2 = await herald.notify(orderShipped, { orderId: 'A1', total: 1 }, [{ contacts: [{ protocol: 'email', address: 'a@example.com' }] }]);
     expect(r2.deliveries).toHaveLength(1);
+  });
+
+  it('recognises the RFC 2606 / 6761 reserved names on every protocol, and nothing that merely contains them', () => {
+    const reserved = ['a@example.com', 'a@Mail.EXAMPLE.org', 'a@x.test', 'a@host.localhost', 'a@b.invalid', 'a@example', 'a@example.net.'];
+    for (const address of reserved) expect(isTestAddress('email', address), address).toBe(true);
+    for (const address of ['a@notexample.com', 'a@example.com.shop.dev', 'a@testing.dev', 'a@shop.dev']) expect(isTestAddress('email', address), address).toBe(false);
+    expect(isTestAddress('json-webhook', 'https://hooks.example.org/x')).toBe(true);
+    expect(isTestAddress('json-webhook', 'https://example.com.evil.dev/x')).toBe(false);
+    expect(isTestAddress('xmpp', 'bot@chat.test/res')).toBe(true);
+    expect(isTestAddress('sms', '+14155550123')).toBe(false);
   });
 
   it('dedupes the same contact within a call and the same key within the window', async () => {
