@@ -407,20 +407,72 @@ export class PostgresStore implements Store {
     return done;
   }
 
-  /** Record many attempts in one transaction: one commit (one WAL flush) for a whole tick of a worker. */
+  /**
+   * Record a batch of outcomes with one statement: the rows travel as arrays, are unnested on the server, and the
+   * status updates and attempt rows are written together. One round trip and one commit for a whole batch,
+   * instead of a query per delivery inside a transaction.
+   */
   async finishMany(items: readonly { id: string; owner: string; outcome: AttemptOutcome }[]): Promise<boolean[]> {
+    if (items.length === 0) return [];
     if (items.length === 1) return [await this.finish(items[0]!.id, items[0]!.owner, items[0]!.outcome)];
-    const results = await this.#transaction(async (client) => {
-      const out: boolean[] = [];
-      for (const item of items) {
-        const { text, values } = this.#finishQuery(item.id, item.owner, item.outcome);
-        const result = await client.query({ name: this.#statementName(text), text, values });
-        out.push(((result.rows[0] as { n: number } | undefined)?.n ?? 0) > 0);
-      }
-      return out;
-    });
+    const columns: unknown[][] = Array.from({ length: 15 }, () => []);
+    for (const { id, owner, outcome } of items) {
+      const a = outcome.attempt;
+      const sent = outcome.status === 'sent';
+      const row = [
+        id,
+        owner,
+        outcome.status,
+        sent ? outcome.providerMessageId : null,
+        sent ? new Date(a.startedAt.getTime() + Math.max(0, a.durationMs)) : null,
+        outcome.status === 'retrying' ? outcome.nextAttemptAt : null,
+        sent ? null : outcome.error,
+        a.attempt,
+        a.startedAt,
+        a.durationMs,
+        a.outcome,
+        _json(a.request),
+        _json(a.response),
+        a.error,
+        a.workerId,
+      ];
+      row.forEach((value, i) => columns[i]!.push(value));
+    }
+    const rows = await this.#query<{ id: string }>(this.#finishManySql(), [...columns, new Date()], true);
+    const done = new Set(rows.map((r) => r.id));
+    const results = items.map((item) => done.has(item.id));
     if (items.some((item, i) => results[i] && item.outcome.status === 'retrying')) await this.#notify();
     return results;
+  }
+
+  #finishManyText: string | null = null;
+  #finishManySql(): string {
+    this.#finishManyText ??= `
+      WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[],
+                             $8::int[], $9::timestamptz[], $10::double precision[], $11::text[], $12::jsonb[], $13::jsonb[],
+                             $14::text[], $15::text[])
+          AS t(id, owner, status, provider_message_id, sent_at, next_attempt_at, last_error,
+               attempt, started_at, duration_ms, outcome, request, response, error, worker_id)
+      ), updated AS (
+        UPDATE ${this.#s}.deliveries AS d
+        SET status = i.status,
+            provider_message_id = CASE WHEN i.status = 'sent' THEN i.provider_message_id ELSE d.provider_message_id END,
+            sent_at = CASE WHEN i.status = 'sent' THEN i.sent_at ELSE d.sent_at END,
+            last_error = i.last_error,
+            next_attempt_at = i.next_attempt_at,
+            lease_owner = NULL, lease_until = NULL, updated_at = $16
+        FROM input AS i
+        WHERE d.id = i.id AND d.lease_owner = i.owner AND d.status = 'sending'
+        RETURNING d.id
+      ), logged AS (
+        INSERT INTO ${this.#s}.attempts (delivery_id, attempt, started_at, duration_ms, outcome, request, response, error, worker_id)
+        SELECT i.id, i.attempt, i.started_at, i.duration_ms, i.outcome, i.request, i.response, i.error, i.worker_id
+        FROM input AS i JOIN updated AS u ON u.id = i.id
+        RETURNING 1
+      )
+      SELECT id FROM updated`;
+    return this.#finishManyText;
   }
 
   #finishQuery(id: string, owner: string, outcome: AttemptOutcome): { text: string; values: unknown[] } {
