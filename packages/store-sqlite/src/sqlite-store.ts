@@ -135,8 +135,9 @@ const FINISH_RETRYING = `UPDATE herald_deliveries SET status = 'retrying', last_
   lease_owner = NULL, lease_until = NULL, updated_at = ? ${HOLDS_LEASE}`;
 const FINISH_FAILED = `UPDATE herald_deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL,
   lease_owner = NULL, lease_until = NULL, updated_at = ? ${HOLDS_LEASE}`;
-const INSERT_ATTEMPT = `INSERT INTO herald_attempts
-  (delivery_id, attempt, started_at, duration_ms, outcome, request, response, error, worker_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const ATTEMPT_INSERT_COLUMNS = 'delivery_id, attempt, started_at, duration_ms, outcome, request, response, error, worker_id';
+const ATTEMPT_WIDTH = 9;
+const INSERT_ATTEMPT = `INSERT INTO herald_attempts (${ATTEMPT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 // Every right-hand side of an UPDATE sees the old row, so `attempts > 1` means "attempts - 1 > 0".
 const RELEASE = `UPDATE herald_deliveries SET attempts = MAX(attempts - 1, 0),
@@ -392,7 +393,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
   });
 
   const multiInserts = new Map<string, Database.Statement<Params>>();
-  /** A prepared INSERT of `count` rows of `columns` values each into `table` (at most 2 × INSERT_CHUNK texts). */
+  /** A prepared INSERT of `count` (≤ INSERT_CHUNK) rows of `width` values each into `table`, cached per table and count. */
   function multiInsert(table: string, columns: string, width: number, count: number): Database.Statement<Params> {
     const key = `${table}:${count}`;
     let statement = multiInserts.get(key);
@@ -476,28 +477,53 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     return ids.map((id) => toDeliveryFromValues(byId.get(id)!, messages.get(id) ?? null));
   });
 
-  const finishOne = (id: string, owner: string, outcome: AttemptOutcome): boolean => {
-    const s = ready();
+  /** Move one delivery out of `sending`; false when this owner no longer holds its lease. */
+  const updateOutcome = (s: Statements, id: string, owner: string, outcome: AttemptOutcome): boolean => {
     const now = Date.now();
-    let changes: number;
     if (outcome.status === 'sent') {
       // When the provider accepted it (the end of the attempt), not when this row happens to be written.
       const sentAt = outcome.attempt.startedAt.getTime() + Math.round(outcome.attempt.durationMs);
-      changes = s.finishSent.run(outcome.providerMessageId, sentAt, now, id, owner).changes;
-    } else if (outcome.status === 'retrying') {
-      changes = s.finishRetrying.run(outcome.error, outcome.nextAttemptAt.getTime(), now, id, owner).changes;
-    } else {
-      changes = s.finishFailed.run(outcome.error, now, id, owner).changes;
+      return s.finishSent.run(outcome.providerMessageId, sentAt, now, id, owner).changes === 1;
     }
-    if (changes !== 1) return false;
-    const a = outcome.attempt;
-    s.insertAttempt.run(id, a.attempt, a.startedAt.getTime(), a.durationMs, a.outcome, json(a.request), json(a.response), a.error, a.workerId);
+    if (outcome.status === 'retrying') return s.finishRetrying.run(outcome.error, outcome.nextAttemptAt.getTime(), now, id, owner).changes === 1;
+    return s.finishFailed.run(outcome.error, now, id, owner).changes === 1;
+  };
+  const attemptValues = (id: string, a: AttemptOutcome['attempt']): Params => [
+    id,
+    a.attempt,
+    a.startedAt.getTime(),
+    a.durationMs,
+    a.outcome,
+    json(a.request),
+    json(a.response),
+    a.error,
+    a.workerId,
+  ];
+
+  const finishOne = (id: string, owner: string, outcome: AttemptOutcome): boolean => {
+    const s = ready();
+    if (!updateOutcome(s, id, owner, outcome)) return false;
+    s.insertAttempt.run(...attemptValues(id, outcome.attempt));
     return true;
   };
   const finishTx = db.transaction(finishOne);
-  const finishManyTx = db.transaction((items: readonly { id: string; owner: string; outcome: AttemptOutcome }[]): boolean[] =>
-    items.map((item) => finishOne(item.id, item.owner, item.outcome)),
-  );
+  /** Outcomes one by one (each needs its own lease check), then all their attempt rows in one INSERT. */
+  const finishManyTx = db.transaction((items: readonly { id: string; owner: string; outcome: AttemptOutcome }[]): boolean[] => {
+    const s = ready();
+    const attempts: Params = [];
+    const results = items.map(({ id, owner, outcome }) => {
+      const ok = updateOutcome(s, id, owner, outcome);
+      if (ok) attempts.push(...attemptValues(id, outcome.attempt));
+      return ok;
+    });
+    for (let start = 0; start < attempts.length; start += INSERT_CHUNK * ATTEMPT_WIDTH) {
+      const part = attempts.slice(start, start + INSERT_CHUNK * ATTEMPT_WIDTH);
+      const count = part.length / ATTEMPT_WIDTH;
+      if (count === 1) s.insertAttempt.run(...part);
+      else multiInsert('herald_attempts', ATTEMPT_INSERT_COLUMNS, ATTEMPT_WIDTH, count).run(...part);
+    }
+    return results;
+  });
 
   const releaseTx = db.transaction((ids: readonly string[], owner: string): number => {
     const s = ready();
