@@ -436,7 +436,7 @@ export class PostgresStore implements Store {
         a.error,
         a.workerId,
       ];
-      row.forEach((value, i) => columns[i]!.push(value));
+      for (let i = 0; i < row.length; i++) columns[i]!.push(row[i]);
     }
     const rows = await this.#query<{ id: string }>(this.#finishManySql(), [...columns, new Date()], true);
     const done = new Set(rows.map((r) => r.id));
