@@ -165,3 +165,16 @@ export function ceilingRatio(baselineRate: number, floorUs: number): number {
   const bareUs = 1e6 / baselineRate;
   return Math.round((bareUs / (bareUs + floorUs)) * 1000) / 1000;
 }
+
+/** Measure the floor on a fresh store, print it with its ceiling, and return both as report fields. */
+export async function floorFields(
+  store: Store,
+  messages: readonly OutboundMessage[],
+  concurrency: number,
+  baselineRate: number,
+): Promise<{ storeFloorUs: number; ceiling: number }> {
+  const floor = await storeFloorUs(store, messages, concurrency);
+  const ceiling = ceilingRatio(baselineRate, floor);
+  console.log(`store floor: ${floor.toFixed(1)} µs per delivery for claim + outcome + attempt alone; best ratio possible ${ceiling}`);
+  return { storeFloorUs: Math.round(floor * 10) / 10, ceiling };
+}

@@ -12,7 +12,7 @@ import { createHerald, defineNotification, type OutboundMessage, type Recipient 
 import { sqliteStore } from '@herald/store-sqlite';
 import { Pool } from 'undici';
 import { z } from 'zod';
-import { ceilingRatio, median, report, runPool, type Sink, startThreadSink, storeFloorUs, timed, timedStore } from './_util';
+import { floorFields, median, report, runPool, type Sink, startThreadSink, timed, timedStore } from './_util';
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -110,9 +110,7 @@ try {
     if (round % 2 === 0) baseline.push(await baselineRound(sink, posts));
     console.log(`round ${round + 1}: herald ${herald.at(-1)!.toFixed(0)} deliveries/s, bare undici Pool ${baseline.at(-1)!.toFixed(0)} requests/s`);
   }
-  const floor = await storeFloorUs(sqliteStore({ path: join(dir, 'floor.db') }), messages, CONCURRENCY);
-  const base = median(baseline);
-  console.log(`store floor: ${floor.toFixed(1)} µs per delivery for claim + outcome + attempt alone; best ratio possible ${ceilingRatio(base, floor)}`);
+  const floor = await floorFields(sqliteStore({ path: join(dir, 'floor.db') }), messages, CONCURRENCY, median(baseline));
   report({
     bench: 'dispatch-http',
     unit: 'deliveries/s',
@@ -121,8 +119,7 @@ try {
     deliveries: DELIVERIES,
     concurrency: CONCURRENCY,
     storeShare: Math.round(lastStoreShare * 1000) / 1000,
-    storeFloorUs: Math.round(floor * 10) / 10,
-    ceiling: ceilingRatio(base, floor),
+    ...floor,
   });
 } finally {
   await sink.close();

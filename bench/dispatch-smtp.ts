@@ -12,7 +12,7 @@ import { createHerald, defineNotification, type OutboundMessage, type Recipient 
 import { sqliteStore } from '@herald/store-sqlite';
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
-import { ceilingRatio, median, noDelaySocket, report, runPool, type Sink, startSmtpSink, storeFloorUs, timed, timedStore } from './_util';
+import { floorFields, median, noDelaySocket, report, runPool, type Sink, startSmtpSink, timed, timedStore } from './_util';
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -120,9 +120,7 @@ try {
     if (round % 2 === 0) baseline.push(await baselineRound(sink, messages));
     console.log(`round ${round + 1}: herald ${herald.at(-1)!.toFixed(0)} messages/s, bare nodemailer ${baseline.at(-1)!.toFixed(0)} messages/s`);
   }
-  const floor = await storeFloorUs(sqliteStore({ path: join(dir, 'floor.db') }), messages, CONCURRENCY);
-  const base = median(baseline);
-  console.log(`store floor: ${floor.toFixed(1)} µs per delivery for claim + outcome + attempt alone; best ratio possible ${ceilingRatio(base, floor)}`);
+  const floor = await floorFields(sqliteStore({ path: join(dir, 'floor.db') }), messages, CONCURRENCY, median(baseline));
   report({
     bench: 'dispatch-smtp',
     unit: 'messages/s',
@@ -131,8 +129,7 @@ try {
     deliveries: DELIVERIES,
     concurrency: CONCURRENCY,
     nodemailerDefaultSockets: Math.round(untuned),
-    storeFloorUs: Math.round(floor * 10) / 10,
-    ceiling: ceilingRatio(base, floor),
+    ...floor,
   });
 } finally {
   await sink.close();
