@@ -1,5 +1,6 @@
 import { ConfigError, ValidationError } from '@herald/core';
 import { makeAttempt, makeDelivery, makeEvent, makeInbound } from '@herald/core/testing';
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqliteStore } from '../src';
@@ -95,6 +96,25 @@ describe('sqliteStore', () => {
     expect(claimed).toHaveLength(201);
     expect(claimed.every((d) => d.message?.deliveryId !== undefined)).toBe(true);
     await store.close();
+  });
+
+  it('checkpoints the WAL from its own thread, not inside the commit, and stops the thread on close', async () => {
+    const { path } = temp();
+    const store = sqliteStore({ path });
+    await store.migrate();
+    const before = statSync(path).size;
+    const rows = Array.from({ length: 2000 }, (_, i) => makeDelivery({ id: `ckpt-${String(i).padStart(4, '0')}`, address: `u${i}@shop.dev` }));
+    await store.enqueue(rows);
+    // The commit writes only the WAL (no inline checkpoint below 10,000 pages): the database file grows when
+    // the thread copies the frames back.
+    const deadline = Date.now() + 5000;
+    while (statSync(path).size === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(statSync(path).size).toBeGreaterThan(before);
+    await store.close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM herald_deliveries').get()?.n).toBe(2000);
+    raw.close();
+    expect(() => sqliteStore({ path, checkpoint: 'sometimes' as never })).toThrow(/checkpoint/);
   });
 
   it('migrates on first use when migrate() was not called', async () => {
