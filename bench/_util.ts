@@ -166,7 +166,7 @@ export function ceilingRatio(baselineRate: number, floorUs: number): number {
   return Math.round((bareUs / (bareUs + floorUs)) * 1000) / 1000;
 }
 
-/** Measure the floor on a fresh store, print it with its ceiling, and return both as report fields. */
+/** Measure the floor on a fresh store (closed afterwards), print it with its ceiling, and return both as report fields. */
 export async function floorFields(
   store: Store,
   messages: readonly OutboundMessage[],
@@ -174,6 +174,7 @@ export async function floorFields(
   baselineRate: number,
 ): Promise<{ storeFloorUs: number; ceiling: number }> {
   const floor = await storeFloorUs(store, messages, concurrency);
+  await store.close();
   const ceiling = ceilingRatio(baselineRate, floor);
   console.log(`store floor: ${floor.toFixed(1)} µs per delivery for claim + outcome + attempt alone; best ratio possible ${ceiling}`);
   return { storeFloorUs: Math.round(floor * 10) / 10, ceiling };

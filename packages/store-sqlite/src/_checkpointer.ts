@@ -46,12 +46,14 @@ export interface Checkpointer {
 export function startCheckpointer(path: string, options: { busyTimeoutMs: number; everyMs: number; onError(message: string): void }): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const thread = new Worker(THREAD_SOURCE, { eval: true, workerData: { path, driver, busyTimeoutMs: options.busyTimeoutMs, everyMs: options.everyMs } });
-  thread.unref();
   let stopped: Promise<void> | null = null;
   thread.on('message', (msg: { type: string; message?: string }) => {
     if (msg.type === 'error' && msg.message) options.onError(msg.message);
   });
   thread.on('error', (error) => options.onError(String(error)));
+  // After the listeners: attaching a 'message' listener refs the worker again. An unclosed store must not keep
+  // the process alive.
+  thread.unref();
   return {
     poke() {
       if (!stopped) thread.postMessage('now');

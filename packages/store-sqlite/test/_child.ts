@@ -3,6 +3,7 @@
  * - `claim <path> <owner> <limit> <leaseMs>`: claim once, print the ids, then hang until killed.
  * - `drain <path> <owner> <limit>`: print `ready`, wait for `go` on stdin, claim until nothing is left, print the ids.
  * - `enqueue-forever <path> <batchSize>`: enqueue batches until killed; print `started` after the first.
+ * - `enqueue-and-leave <path> <count>`: enqueue, print `done`, and return without closing the store.
  */
 import { makeDelivery } from '@herald/core/testing';
 import { sqliteStore } from '../src';
@@ -42,6 +43,10 @@ if (command === 'claim') {
     await store.enqueue(Array.from({ length: size }, (_, i) => makeDelivery({ batchId, address: `u${i}@example.org` })));
     if (n === 0) send('started');
   }
+} else if (command === 'enqueue-and-leave') {
+  await store.enqueue(Array.from({ length: Number(args[0]) }, (_, i) => makeDelivery({ address: `u${i}@example.org` })));
+  send('done');
+  // No close(): the checkpointer thread must not keep the process alive.
 } else {
   throw new Error(`unknown command ${command}`);
 }

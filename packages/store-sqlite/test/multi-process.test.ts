@@ -29,6 +29,17 @@ describe('sqlite store across processes', () => {
     return child;
   }
 
+  it('a process that never closes its store still exits: the checkpointer thread does not hold it', async () => {
+    const { path } = setup();
+    const child = start(['enqueue-and-leave', path, '500']);
+    expect(await child.next<string>(20_000)).toBe('done');
+    const code = await Promise.race([child.exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000))]);
+    expect(code).toBe(0);
+    const store = sqliteStore({ path });
+    expect((await store.count()).queued).toBe(500);
+    await store.close();
+  });
+
   it('a worker killed with SIGKILL after claiming loses nothing: its deliveries are reclaimed once the lease expires', async () => {
     const db = setup();
     const store = sqliteStore({ path: db.path });
