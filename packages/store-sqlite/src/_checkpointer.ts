@@ -60,14 +60,21 @@ export function startCheckpointer(path: string, options: { busyTimeoutMs: number
     },
     stop() {
       stopped ??= new Promise<void>((resolve) => {
+        let fallback: NodeJS.Timeout | undefined;
         const done = () => {
+          clearTimeout(fallback);
           thread.terminate().then(() => resolve(), () => resolve());
         };
+        // Held while stopping (close() awaits the last checkpoint), and at most 2 s: a thread stuck behind a
+        // long lock must not hold close() up forever.
+        thread.ref();
+        fallback = setTimeout(done, 2000);
         thread.on('message', (msg: { type: string }) => msg.type === 'stopped' && done());
-        thread.once('exit', () => resolve());
+        thread.once('exit', () => {
+          clearTimeout(fallback);
+          resolve();
+        });
         thread.postMessage('stop');
-        // A thread stuck behind a long lock must not hold close() up forever.
-        setTimeout(done, 2000).unref();
       });
       return stopped;
     },

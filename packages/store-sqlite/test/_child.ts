@@ -4,6 +4,7 @@
  * - `drain <path> <owner> <limit>`: print `ready`, wait for `go` on stdin, claim until nothing is left, print the ids.
  * - `enqueue-forever <path> <batchSize>`: enqueue batches until killed; print `started` after the first.
  * - `enqueue-and-leave <path> <count>`: enqueue, print `done`, and return without closing the store.
+ * - `enqueue-and-close <path> <count>`: enqueue, `await store.close()` as the last thing, print `closed`.
  */
 import { makeDelivery } from '@herald/core/testing';
 import { sqliteStore } from '../src';
@@ -47,6 +48,11 @@ if (command === 'claim') {
   await store.enqueue(Array.from({ length: Number(args[0]) }, (_, i) => makeDelivery({ address: `u${i}@example.org` })));
   send('done');
   // No close(): the checkpointer thread must not keep the process alive.
+} else if (command === 'enqueue-and-close') {
+  await store.enqueue(Array.from({ length: Number(args[0]) }, (_, i) => makeDelivery({ address: `u${i}@example.org` })));
+  // Nothing else keeps this process alive while close() waits for the thread's last checkpoint.
+  await store.close();
+  send('closed');
 } else {
   throw new Error(`unknown command ${command}`);
 }

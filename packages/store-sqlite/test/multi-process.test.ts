@@ -40,6 +40,13 @@ describe('sqlite store across processes', () => {
     await store.close();
   });
 
+  it('close() as the last thing a process awaits completes (the last checkpoint holds the process until done)', async () => {
+    const { path } = setup();
+    const child = start(['enqueue-and-close', path, '500']);
+    expect(await child.next<string>(20_000)).toBe('closed');
+    expect(await child.exited).toBe(0);
+  });
+
   it('a worker killed with SIGKILL after claiming loses nothing: its deliveries are reclaimed once the lease expires', async () => {
     const db = setup();
     const store = sqliteStore({ path: db.path });
