@@ -88,15 +88,12 @@ type Params = (string | number | null)[];
 const FINISHED_SQL = FINISHED_STATUSES.map((status) => `'${status}'`).join(', ');
 const ACTIVE_SQL = `status IN ('queued', 'retrying', 'sending')`;
 
-const INSERT_DELIVERY = `INSERT INTO herald_deliveries (
-  id, batch_id, notification, category, recipient_id, protocol, address, backend, status, skip_reason,
-  dedupe_key, dedupe_address, attempts, max_attempts, created_at, updated_at, next_attempt_at, expires_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-const INSERT_MESSAGE = 'INSERT INTO herald_messages (delivery_id, message) VALUES (?, ?)';
-/** The columns `deliveryValues` fills, for multi-row inserts. */
+/** The columns `deliveryValues` fills, in order. */
 const DELIVERY_INSERT_COLUMNS = `id, batch_id, notification, category, recipient_id, protocol, address, backend, status, skip_reason,
   dedupe_key, dedupe_address, attempts, max_attempts, created_at, updated_at, next_attempt_at, expires_at`;
 const DELIVERY_INSERT_WIDTH = 18;
+const INSERT_DELIVERY = `INSERT INTO herald_deliveries (${DELIVERY_INSERT_COLUMNS}) VALUES (${Array(DELIVERY_INSERT_WIDTH).fill('?').join(', ')})`;
+const INSERT_MESSAGE = 'INSERT INTO herald_messages (delivery_id, message) VALUES (?, ?)';
 /** Rows per multi-row INSERT at enqueue (18 values each, well under SQLite's 32,766 bound parameters). */
 const INSERT_CHUNK = 64;
 
@@ -396,11 +393,15 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const item = { index, row, status, skipReason, createdAt, nextAttemptAt };
       if (row.dedupeKey === null || status !== 'queued') {
         chunk.push(item);
-        if (chunk.length === INSERT_CHUNK) chunk = insertChunk(s, chunk);
+        if (chunk.length === INSERT_CHUNK) {
+          insertChunk(s, chunk);
+          chunk = [];
+        }
         continue;
       }
       // A dedupe check must see every row inserted before it, this call's included: insert what is pending first.
-      chunk = insertChunk(s, chunk);
+      insertChunk(s, chunk);
+      chunk = [];
       // A dedupe key without `dedupeSince` has no window: any earlier live delivery counts.
       if (s.dedupeHit.get(row.dedupeKey, row.dedupeAddress, row.dedupeSince?.getTime() ?? Number.MIN_SAFE_INTEGER)) {
         status = 'skipped';
@@ -430,14 +431,14 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
   /**
    * Insert rows (no dedupe key) with one multi-row statement for the deliveries and one for their messages: far
    * fewer calls into SQLite than a statement per row. On a constraint error the rows are retried one by one so
-   * the error names the offending row (a failed statement leaves nothing behind). Returns a new empty chunk.
+   * the error names the offending row (a failed statement leaves nothing behind).
    */
-  function insertChunk(s: Statements, chunk: readonly Pending[]): Pending[] {
-    if (chunk.length === 0) return [];
+  function insertChunk(s: Statements, chunk: readonly Pending[]): void {
+    if (chunk.length === 0) return;
     if (chunk.length === 1) {
       const { index, row, status, skipReason, createdAt, nextAttemptAt } = chunk[0]!;
       insertDelivery(s, index, row, status, skipReason, createdAt, nextAttemptAt);
-      return [];
+      return;
     }
     const values: Params = [];
     const messages: Params = [];
@@ -450,10 +451,9 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     } catch (error) {
       if (!(error instanceof Database.SqliteError && error.code.startsWith('SQLITE_CONSTRAINT'))) throw error;
       for (const { index, row, status, skipReason, createdAt, nextAttemptAt } of chunk) insertDelivery(s, index, row, status, skipReason, createdAt, nextAttemptAt);
-      return [];
+      return;
     }
     if (messages.length) multiInsert('herald_messages', 'delivery_id, message', 2, messages.length / 2).run(...messages);
-    return [];
   }
 
   function insertDelivery(
