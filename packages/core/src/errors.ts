@@ -20,9 +20,20 @@ export type HeraldErrorCode =
   | 'REQUIRED_NOT_SENT'
   | 'WEBHOOK';
 
+/**
+ * What a send failure is about, which decides whether a delivery fails over to the next backend of its
+ * protocol: `provider` (auth, account, quota, outage, relay denied — another provider may succeed),
+ * `recipient` (invalid address, unknown mailbox, suppressed — every provider would refuse it), `content`
+ * (the message itself was refused: spam or policy filters, size). Unclassified transient errors count as
+ * `provider` once their retries are exhausted; unclassified permanent errors as `content`.
+ */
+export type FailureScope = 'provider' | 'recipient' | 'content';
+
 export interface HeraldErrorOptions {
   /** The backend that raised it, when one did. */
   backend?: string;
+  /** What the failure is about (see {@link FailureScope}); decides failover. */
+  scope?: FailureScope;
   /** The provider's answer (parsed body or text), kept for the attempt log. */
   response?: unknown;
   /** HTTP or protocol status code of the provider's answer. */
@@ -36,6 +47,8 @@ export class HeraldError extends Error {
   readonly backend: string | undefined;
   readonly response: unknown;
   readonly statusCode: number | undefined;
+  /** What the failure is about, when the backend classified it. */
+  readonly scope: FailureScope | undefined;
 
   constructor(code: HeraldErrorCode, message: string, options: HeraldErrorOptions = {}) {
     const prefix = options.backend ? `[herald] [${options.backend}] ` : '[herald] ';
@@ -45,6 +58,7 @@ export class HeraldError extends Error {
     this.backend = options.backend;
     this.response = options.response;
     this.statusCode = options.statusCode;
+    this.scope = options.scope;
   }
 }
 

@@ -83,6 +83,20 @@ export interface OutboundMessage {
   content: RenderedContent;
   attachments: Attachment[];
   options: SendOptions;
+  /**
+   * The same message rendered for the protocol's other backends, in failover order (set by `notify()` when the
+   * protocol routes by `failover` or `round-robin` and has more than one backend with a template). The worker
+   * moves the delivery to the next one when this backend fails over; backends never see this field.
+   */
+  fallbacks?: FallbackMessage[];
+}
+
+/** A message pre-rendered for another backend of the same protocol (see {@link OutboundMessage.fallbacks}). */
+export interface FallbackMessage {
+  backend: string;
+  content: RenderedContent;
+  attachments: Attachment[];
+  options: SendOptions;
 }
 
 /** Delivery status. Tracking outcomes move forward only (see `statusRank`). */
@@ -154,7 +168,14 @@ export interface Attempt {
   attempt: number;
   startedAt: Date;
   durationMs: number;
-  outcome: 'sent' | 'transient' | 'permanent' | 'unsupported' | 'expired';
+  /**
+   * `abandoned`: a worker claimed the delivery and its lease ran out before it recorded anything (it crashed or
+   * lost the store) — the send may or may not have reached the provider. `circuit-open`: not sent, because the
+   * backend was marked down after consecutive failures; the delivery failed over or was rescheduled.
+   */
+  outcome: 'sent' | 'transient' | 'permanent' | 'unsupported' | 'expired' | 'abandoned' | 'circuit-open';
+  /** The backend that made (or was to make) this attempt; failover moves later attempts to another one. */
+  backend: string | null;
   /** Short description of the request (backend, address, subject) — never credentials. */
   request: JsonObject | null;
   /** The provider's answer (success body or error body). */
@@ -311,8 +332,19 @@ export interface ClaimOptions {
 /** The outcome of one attempt, recorded together with its attempt-log entry. */
 export type AttemptOutcome =
   | { status: 'sent'; providerMessageId: string | null; attempt: Attempt }
-  | { status: 'retrying'; nextAttemptAt: Date; error: string; attempt: Attempt }
+  | { status: 'retrying'; nextAttemptAt: Date; error: string; attempt: Attempt; failover?: Failover }
   | { status: 'failed'; error: string; attempt: Attempt };
+
+/**
+ * Move a delivery to another backend of its protocol (failover): the store sets `backend`, replaces the stored
+ * message with the one rendered for that backend, and raises `maxAttempts` so the new backend gets its own
+ * attempt budget. `expiresAt` is kept: `retry.maxAge` spans the whole delivery.
+ */
+export interface Failover {
+  backend: string;
+  message: OutboundMessage;
+  maxAttempts: number;
+}
 
 export interface DeliveryFilter {
   status?: DeliveryStatus | readonly DeliveryStatus[];
@@ -341,6 +373,8 @@ export interface RecordEventResult {
   delivery: Delivery | null;
   /** True when the delivery's status moved forward because of this event. */
   statusChanged: boolean;
+  /** The delivery's status before this event (null when no delivery matched). Saves a read before recording. */
+  previousStatus: DeliveryStatus | null;
 }
 
 export interface DeliveryCounts {
