@@ -1,3 +1,3 @@
-import { heraldProject } from '../../vitest.shared';
+import { heraldProject } from '../../vitest.shared.ts';
 
 export default heraldProject('example-webhooks', { testTimeout: 60_000 });

@@ -1,3 +1,4 @@
+import type { FailureScope } from './errors';
 import type { Duration, Notification, NotificationInput, Recipient } from './notification';
 import type { Protocol } from './protocols';
 import type {
@@ -45,6 +46,25 @@ export interface RetryOptions {
   backoff?: BackoffOptions;
 }
 
+/**
+ * When a delivery moves to the next backend of its protocol (see docs/delivery-lifecycle.md, "Failover").
+ * A delivery fails over when its backend fails permanently with an error whose scope is in `on`, when it exhausts
+ * its transient retries (scope `provider` unless the backend said otherwise), or when its backend's circuit is open.
+ */
+export interface FailoverOptions {
+  /**
+   * Which failures move a delivery on: scopes (`provider`, `recipient`, `content`), or a function deciding per
+   * error. @default ['provider']
+   */
+  on?: readonly FailureScope[] | ((error: unknown, delivery: Delivery) => boolean);
+  /**
+   * Circuit breaker per backend: after `failures` consecutive provider failures the backend is marked down for
+   * `coolDown`; deliveries that have another backend go there at once, then one probe send tests it (half-open).
+   * `false` turns it off. @default { failures: 5, coolDown: '30s' }
+   */
+  circuit?: { failures: number; coolDown: Duration } | false;
+}
+
 export interface HeraldOptions {
   store: Store;
   backends: Backend[];
@@ -55,6 +75,8 @@ export interface HeraldOptions {
   /** How to pick among several backends of one protocol. @default 'failover' */
   routing?: Partial<Record<Protocol, 'failover' | 'round-robin'>>;
   retry?: RetryOptions;
+  /** Failover between backends of one protocol. */
+  failover?: FailoverOptions;
   /** Structured logger; `false` silences Herald. @default warnings and errors to the console */
   logger?: Logger | false;
   webhooks?: {
@@ -68,6 +90,24 @@ export interface NotifyOptions {
   transaction?: unknown;
   /** Send options for this call, merged over the notification's and the backend's defaults. */
   options?: SendOptions;
+}
+
+/**
+ * A notification validated, planned and rendered by `herald.prepare()`, waiting to be stored. `enqueue()` is
+ * synchronous, so it can run inside a synchronous database transaction (better-sqlite3's `db.transaction`): the
+ * deliveries commit or roll back with the app's own writes.
+ */
+export interface PreparedNotification {
+  readonly batchId: string;
+  /** Contacts that will get no delivery, with the reason (the store may add duplicates on enqueue). */
+  readonly skipped: readonly SkippedContact[];
+  /** How many deliveries `enqueue()` will queue (before the store's dedupe check). */
+  readonly size: number;
+  /**
+   * Store the deliveries now, inside the caller's transaction when one is active on the store's connection.
+   * Once only. Throws `ConfigError` when the store cannot enqueue synchronously (use `notify(…, { transaction })`).
+   */
+  enqueue(transaction?: unknown): NotifyResult;
 }
 
 export interface SkippedContact {
@@ -128,8 +168,17 @@ export interface DeliveryChange {
   to: DeliveryStatus;
 }
 
+/** A delivery moving from one backend to the next (see {@link FailoverOptions}). */
+export interface FailoverChange {
+  from: string;
+  to: string;
+  /** Why: the error text of the last attempt, or that the backend's circuit was open. */
+  reason: string;
+}
+
 export interface HeraldEvents {
   delivery: (delivery: Delivery, change: DeliveryChange) => void;
+  failover: (delivery: Delivery, change: FailoverChange) => void;
   tracking: (event: TrackingEvent, delivery: Delivery | null) => void | Promise<void>;
   inbound: (event: InboundEvent, backend: string) => void | Promise<void>;
   error: (error: unknown) => void;
@@ -142,6 +191,11 @@ export interface Herald {
    * `RequiredNotificationError`; nothing of a failed call is stored.
    */
   notify<N extends Notification>(notification: N, data: NotificationInput<N>, recipients: readonly Recipient[], options?: NotifyOptions): Promise<NotifyResult>;
+  /**
+   * `notify()` without its last step: validate, plan and render now, and return a {@link PreparedNotification} whose
+   * synchronous `enqueue()` stores the deliveries — inside your own better-sqlite3 transaction, for example.
+   */
+  prepare<N extends Notification>(notification: N, data: NotificationInput<N>, recipients: readonly Recipient[], options?: Omit<NotifyOptions, 'transaction'>): Promise<PreparedNotification>;
   /** Render every channel's message without sending. */
   preview<N extends Notification>(notification: N, data: NotificationInput<N>, options?: { recipient?: { id?: string; name?: string } }): Promise<PreviewMessage[]>;
   /** Start a worker in this process. */

@@ -18,6 +18,7 @@ export type HeraldErrorCode =
   | 'TEMPLATE'
   | 'NOT_FOUND'
   | 'REQUIRED_NOT_SENT'
+  | 'STORE'
   | 'WEBHOOK';
 
 /**
@@ -152,6 +153,16 @@ export class TemplateError extends HeraldError {
     this.channel = where.channel;
     this.line = where.line;
     this.file = where.file;
+  }
+}
+
+/** The store failed (connection lost, constraint, disk full): the driver's error is the `cause`. */
+export class StoreError extends HeraldError {
+  readonly store: string;
+  constructor(store: string, message: string, cause?: unknown) {
+    super('STORE', `[${store}] ${message}`, { cause });
+    this.name = 'StoreError';
+    this.store = store;
   }
 }
 

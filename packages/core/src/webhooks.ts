@@ -199,8 +199,6 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): (request: Reques
         if (kind === 'tracking') {
           const event = _normalizeTracking(backend.name, parsed as TrackingEvent);
           const status = statusForEvent(event.eventType);
-          const previous =
-            deps.emitDelivery && status && event.messageId ? await deps.store.findByProviderMessageId(backend.name, event.messageId) : null;
           const result = await deps.store.recordEvent(backend.name, event, { now, status });
           if (!result.inserted) {
             replayed++;
@@ -209,7 +207,7 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): (request: Reques
           recorded = { id: event.eventId, forget: () => deps.store.forgetEvent(backend.name, event.eventId) };
           if (result.statusChanged && result.delivery && deps.emitDelivery) {
             try {
-              deps.emitDelivery(result.delivery, { from: previous?.status ?? null, to: result.delivery.status });
+              deps.emitDelivery(result.delivery, { from: result.previousStatus, to: result.delivery.status });
             } catch (error) {
               deps.logger.error('delivery listener failed', { ...log, error: String(error) });
             }

@@ -1,9 +1,11 @@
 import { hostname } from 'node:os';
-import type { DeliveryChange, DrainResult, HeraldWorker } from './api';
-import { HeraldError, PermanentError, redact, TransientError, UnsupportedFeatureError } from './errors';
+import type { DeliveryChange, DrainResult, FailoverChange, HeraldWorker } from './api';
+import type { CircuitBreaker } from './circuit';
+import { attemptOutcome, classifyAttempt, scopeOf } from './classify';
+import { HeraldError, PermanentError, redact, TransientError } from './errors';
 import { newId } from './ids';
 import type { ResolvedRetry } from './retry';
-import type { Attempt, AttemptOutcome, Backend, Delivery, JsonObject, JsonValue, Logger, SendResult, Store } from './types';
+import type { Attempt, AttemptOutcome, Backend, Delivery, JsonObject, JsonValue, Logger, OutboundMessage, SendResult, Store } from './types';
 
 export interface WorkerDeps {
   store: Store;
@@ -15,6 +17,11 @@ export interface WorkerDeps {
   observed(): boolean;
   /** Called for hard failures that carry `suppress` (e.g. 410 Gone). */
   suppress(delivery: Delivery, reason: string): Promise<void>;
+  /** Per-backend circuit breaker shared by this instance's workers; null when turned off. */
+  breaker: CircuitBreaker | null;
+  /** Whether a failure moves this delivery to its next backend (the `failover.on` option). */
+  failsOver(failure: unknown, delivery: Delivery): boolean;
+  emitFailover(delivery: Delivery, change: FailoverChange): void;
 }
 
 export interface WorkerSettings {
@@ -239,7 +246,7 @@ export class Worker implements HeraldWorker {
   }
 
   private async process(delivery: Delivery, freeSlot: () => void): Promise<void> {
-    const { emitDelivery, retry } = this.deps;
+    const { emitDelivery } = this.deps;
     if (this.deps.observed()) emitDelivery(delivery, { from: delivery.attempts > 1 ? 'retrying' : 'queued', to: 'sending' });
     const backend = delivery.backend ? this.deps.backends.get(delivery.backend) : undefined;
     const message = delivery.message;
@@ -256,6 +263,7 @@ export class Worker implements HeraldWorker {
       response,
       error,
       workerId,
+      backend: delivery.backend,
     });
     if (!backend || !message) {
       await this.record(delivery, {
@@ -268,6 +276,12 @@ export class Worker implements HeraldWorker {
     if (delivery.expiresAt && delivery.expiresAt.getTime() < startedAt.getTime()) {
       const error = `gave up: older than retry.maxAge (expired ${delivery.expiresAt.toISOString()})`;
       await this.record(delivery, { status: 'failed', error, attempt: attemptOf(0, 'expired', null, error) });
+      return;
+    }
+    const breaker = this.deps.breaker;
+    if (breaker && message.fallbacks?.length && !breaker.allows(backend.name, startedAt.getTime())) {
+      const error = `backend "${backend.name}" is marked down after consecutive failures (circuit open); not sent`;
+      await this.decide(delivery, backend, null, error, attemptOf(0, 'circuit-open', null, error), true);
       return;
     }
     const release = backend.concurrency ? await this.acquire(backend) : NOOP;
@@ -284,9 +298,10 @@ export class Worker implements HeraldWorker {
     }
     const durationMs = Date.now() - startedAt.getTime();
     if (result && !failure) {
-      if (allRefused(result)) failure = new PermanentError('all recipients were rejected or invalid', { backend: backend.name, response: result.response ?? null, rejectReason: 'invalid' });
+      if (allRefused(result)) failure = new PermanentError('all recipients were rejected or invalid', { backend: backend.name, response: result.response ?? null, rejectReason: 'invalid', scope: 'recipient' });
     }
     if (!failure) {
+      breaker?.succeeded(backend.name);
       const providerMessageId = result?.messageId ?? firstMessageId(result) ?? null;
       await this.record(delivery, {
         status: 'sent',
@@ -295,27 +310,52 @@ export class Worker implements HeraldWorker {
       });
       return;
     }
+    if (breaker && scopeOf(failure) === 'provider' && breaker.failed(backend.name, Date.now())) {
+      this.deps.logger.warn('backend marked down after consecutive failures; deliveries with another backend fail over', { backend: backend.name, worker: this.id });
+    }
     const errorText = redact(describe(failure), backend.secrets);
     const response = failure instanceof HeraldError ? jsonSafe(failure.response ?? null) : null;
-    const permanent = failure instanceof PermanentError || failure instanceof UnsupportedFeatureError;
-    const outcome: Attempt['outcome'] = failure instanceof UnsupportedFeatureError ? 'unsupported' : permanent ? 'permanent' : 'transient';
-    const attempt = attemptOf(durationMs, outcome, response, errorText);
-    if (!permanent) {
-      const retryAfter = failure instanceof TransientError ? failure.retryAfterMs : undefined;
-      const delay = retry.delayMs(delivery.attempts, failure, retryAfter);
-      const next = new Date(Date.now() + delay);
-      const withinAge = !delivery.expiresAt || next.getTime() <= delivery.expiresAt.getTime();
-      if (delivery.attempts < delivery.maxAttempts && withinAge) {
-        await this.record(delivery, { status: 'retrying', nextAttemptAt: next, error: errorText, attempt });
+    await this.decide(delivery, backend, failure, errorText, attemptOf(durationMs, attemptOutcome(failure), response, errorText), false);
+  }
+
+  /** Record what {@link classifyAttempt} decides for a failed (or not sent) attempt. */
+  private async decide(delivery: Delivery, backend: Backend, failure: unknown, errorText: string, attempt: Attempt, circuitOpen: boolean): Promise<void> {
+    const { retry } = this.deps;
+    const retryAfter = failure instanceof TransientError ? failure.retryAfterMs : undefined;
+    const verdict = classifyAttempt({
+      delivery,
+      failure,
+      errorText,
+      circuitOpen,
+      now: Date.now(),
+      retryDelayMs: retry.delayMs(delivery.attempts, failure, retryAfter),
+      failsOver: (f) => this.deps.failsOver(f, delivery),
+    });
+    switch (verdict.kind) {
+      case 'sent':
+        return;
+      case 'retry':
+        await this.record(delivery, { status: 'retrying', nextAttemptAt: verdict.at, error: verdict.error, attempt });
+        return;
+      case 'failed':
+        await this.record(delivery, { status: 'failed', error: verdict.error, attempt });
+        if (verdict.suppress && failure instanceof PermanentError) {
+          await this.deps.suppress(delivery, failure.rejectReason ?? 'permanent failure').catch(() => {});
+        }
+        return;
+      case 'failover': {
+        const { to, rest } = verdict;
+        const message: OutboundMessage = { ...delivery.message!, backend: to.backend, content: to.content, attachments: to.attachments, options: to.options };
+        if (rest.length) message.fallbacks = rest;
+        else delete message.fallbacks;
+        const failover = { backend: to.backend, message, maxAttempts: delivery.attempts + retry.maxAttempts };
+        const ok = await this.record(delivery, { status: 'retrying', nextAttemptAt: new Date(), error: verdict.error, attempt, failover });
+        if (ok) {
+          this.deps.logger.info('delivery failed over to the next backend', { delivery: delivery.id, from: backend.name, to: to.backend, worker: this.id });
+          this.deps.emitFailover({ ...delivery, backend: to.backend, message, maxAttempts: failover.maxAttempts, status: 'retrying' }, { from: backend.name, to: to.backend, reason: verdict.error });
+        }
         return;
       }
-      const why = delivery.attempts >= delivery.maxAttempts ? `gave up after ${delivery.attempts} attempts` : 'gave up: next retry would exceed retry.maxAge';
-      await this.record(delivery, { status: 'failed', error: `${why}: ${errorText}`, attempt });
-      return;
-    }
-    await this.record(delivery, { status: 'failed', error: errorText, attempt });
-    if (failure instanceof PermanentError && failure.suppress) {
-      await this.deps.suppress(delivery, failure.rejectReason ?? 'permanent failure').catch(() => {});
     }
   }
 
@@ -344,7 +384,7 @@ export class Worker implements HeraldWorker {
       };
       let sending: Promise<SendResult>;
       try {
-        sending = backend.send(message, ctx);
+        sending = backend.send(message.fallbacks ? withoutFallbacks(message) : message, ctx);
       } catch (error) {
         sending = Promise.reject(error);
       }
@@ -414,8 +454,15 @@ export class Worker implements HeraldWorker {
       return;
     }
     if (outcome.status === 'sent') this.result.sent++;
-    else if (outcome.status === 'failed') this.result.failed++;
-    else this.result.retrying++;
+    else if (outcome.status === 'failed') {
+      this.result.failed++;
+      this.deps.logger.warn('delivery failed', { delivery: delivery.id, backend: delivery.backend, to: maskAddress(delivery.address), error: outcome.error });
+    } else {
+      this.result.retrying++;
+      if (delivery.attempts === 1 && !outcome.failover) {
+        this.deps.logger.info('delivery will be retried', { delivery: delivery.id, backend: delivery.backend, to: maskAddress(delivery.address), error: outcome.error, at: outcome.nextAttemptAt.toISOString() });
+      }
+    }
     if (!this.deps.observed()) return;
     const updated: Delivery = {
       ...delivery,
@@ -462,6 +509,26 @@ export class Worker implements HeraldWorker {
       }
     }
   }
+}
+
+/** An address as logs show it: enough to recognise, not enough to harvest (`a***@shop.dev`, `+4415…23`). */
+export function maskAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at > 0 && !address.startsWith('http')) return `${address[0]}***${address.slice(at)}`;
+  if (/^https?:\/\//.test(address)) {
+    try {
+      return `${new URL(address).origin}/…`;
+    } catch {
+      return '…';
+    }
+  }
+  return address.length > 6 ? `${address.slice(0, 5)}…${address.slice(-2)}` : '…';
+}
+
+/** Backends never see the pre-rendered messages of the other backends. */
+function withoutFallbacks(message: OutboundMessage): OutboundMessage {
+  const { fallbacks: _, ...plain } = message;
+  return plain;
 }
 
 function summarize(delivery: Delivery): JsonObject {
