@@ -12,7 +12,9 @@ import type {
   TemplateFormat,
   TrackingWebhook,
 } from './types';
-import { formatZodIssues } from './_zod';
+import { formatIssues, strictParse } from './_zod';
+
+export { closestKey, type OptionIssue, parseOptions, strictParse, unknownKeys } from './_zod';
 
 /** Options every backend accepts besides its own. */
 export interface CommonBackendOptions {
@@ -30,14 +32,32 @@ export interface CommonBackendOptions {
   defaults?: SendOptions;
 }
 
+const addresses = z.array(z.string());
+const strings = z.record(z.string(), z.string());
+/** {@link SendOptions}, key by key, so a misspelt default (`defaults.form`) is caught like any other option. */
+const sendOptionsSchema = z.object({
+  from: z.string().optional(),
+  replyTo: addresses.optional(),
+  cc: addresses.optional(),
+  bcc: addresses.optional(),
+  headers: strings.optional(),
+  tags: z.array(z.string()).optional(),
+  metadata: strings.optional(),
+  sendAt: z.string().optional(),
+  trackOpens: z.boolean().optional(),
+  trackClicks: z.boolean().optional(),
+  providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+});
+
 const commonSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes').optional(),
   ignoreUnsupportedFeatures: z.boolean().optional(),
   test: z.boolean().optional(),
-  concurrency: z.number().int().positive().optional(),
-  rateLimit: z.object({ perSecond: z.number().positive() }).optional(),
-  defaults: z.record(z.string(), z.unknown()).optional(),
+  concurrency: z.number().int('must be a whole number').positive('must be at least 1').optional(),
+  rateLimit: z.object({ perSecond: z.number().positive('must be more than 0') }).optional(),
+  defaults: sendOptionsSchema.optional(),
 });
+const COMMON_KEYS = Object.keys(commonSchema.shape);
 
 /** What a backend's `setup` returns: the send function and optional extras. */
 export interface BackendImplementation {
@@ -113,19 +133,13 @@ export function defineBackend<P extends Protocol, S extends z.ZodType>(
     const raw = (input ?? {}) as Record<string, unknown>;
     const { name, ignoreUnsupportedFeatures, test, concurrency, rateLimit, defaults, ...own } = raw;
     const label = typeof name === 'string' ? name : definition.name;
-    const common = commonSchema.safeParse({ name, ignoreUnsupportedFeatures, test, concurrency, rateLimit, defaults });
-    if (!common.success) {
-      throw new ConfigError(`invalid options:${formatZodIssues(common.error, 'options')}`, {
-        backend: label,
-        field: common.error.issues[0]?.path.join('.'),
-      });
-    }
-    const parsed = definition.options.safeParse(own);
-    if (!parsed.success) {
-      throw new ConfigError(`invalid options:${formatZodIssues(parsed.error, 'options')}`, {
-        backend: label,
-        field: parsed.error.issues[0]?.path.join('.'),
-      });
+    // One list for both halves, so `concurency` and `hots` are reported together, each with its closest key.
+    const common = strictParse(commonSchema, { name, ignoreUnsupportedFeatures, test, concurrency, rateLimit, defaults }, 'options');
+    const parsed = strictParse(definition.options, own, 'options', { alsoKnown: COMMON_KEYS });
+    if (!common.ok || !parsed.ok) {
+      const all = [...(common.ok ? [] : common.issues), ...(parsed.ok ? [] : parsed.issues)];
+      const issues = [...all.filter((i) => i.unknownKey), ...all.filter((i) => !i.unknownKey)];
+      throw new ConfigError(`invalid options:${formatIssues(issues)}`, { backend: label, field: issues[0]?.field });
     }
     const options = parsed.data as z.output<S>;
     const ignore = ignoreUnsupportedFeatures === true;
