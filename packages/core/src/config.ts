@@ -60,8 +60,8 @@ const optionsSchema = z.strictObject({
   webhooks: z.strictObject({ maxBodyBytes: positiveInt('webhooks.maxBodyBytes').optional() }).optional(),
 });
 
-function fail(error: z.ZodError, prefix: string, what: string): never {
-  const issues = issuesOf(error, prefix);
+function fail(error: z.ZodError, schema: z.ZodType, prefix: string, what: string): never {
+  const issues = issuesOf(error, prefix, schema, 'option');
   throw new ConfigError(`invalid ${what}:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`, { field: issues[0]?.path });
 }
 
@@ -77,7 +77,7 @@ export interface HeraldConfig {
  */
 export function checkOptions(options: HeraldOptions): HeraldConfig {
   const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) fail(parsed.error, 'options', 'createHerald options');
+  if (!parsed.success) fail(parsed.error, optionsSchema, 'options', 'createHerald options');
   const backends = new Map<string, Backend>();
   for (const [i, backend] of options.backends.entries()) {
     const other = backends.get(backend.name);
@@ -124,7 +124,7 @@ export interface WorkerConfig {
 /** Check `worker()` / `drain()` options: positive integers, durations, no unknown keys. */
 export function checkWorkerOptions(options: WorkerOptions, call: 'worker' | 'drain'): WorkerConfig {
   const parsed = workerSchema.safeParse(options ?? {});
-  if (!parsed.success) fail(parsed.error, `${call}`, `${call}() options`);
+  if (!parsed.success) fail(parsed.error, workerSchema, call, `${call}() options`);
   const leaseMs = toMs(options.lease ?? '5m', `${call}.lease`);
   const sendTimeoutMs = toMs(options.sendTimeout ?? '60s', `${call}.sendTimeout`);
   const pollMs = toMs(options.pollInterval ?? '1s', `${call}.pollInterval`);

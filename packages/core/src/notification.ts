@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ConfigError } from './errors';
+import { unknownKeys } from './_zod';
 import type { AttachmentInput, SendOptions, TemplateSpec } from './types';
 
 /** A duration: milliseconds, or a string like `30s`, `15m`, `24h`, `7d`. */
@@ -67,6 +68,11 @@ export interface NotificationSpec<S extends z.ZodType> {
   options?: SendOptions;
   /** Site contacts receive it too. @default true */
   siteContacts?: boolean;
+  /**
+   * Check every template's variables against `schema` when `createHerald` runs (a misspelt `{{ordrId}}` is a
+   * `TemplateError`). `false` turns the check off for this notification. @default true
+   */
+  strictTemplates?: boolean;
 }
 
 /** A defined notification; `D` is the data type inferred from the schema. */
@@ -92,7 +98,11 @@ export type NotificationData<N> = N extends Notification<infer S> ? z.output<S> 
  * });
  * ```
  */
+const SPEC_KEYS = ['id', 'schema', 'category', 'description', 'templates', 'dedupe', 'required', 'attachments', 'options', 'siteContacts', 'strictTemplates'] as const;
+
 export function defineNotification<S extends z.ZodType>(spec: NotificationSpec<S>): Notification<S> {
+  const unknown = unknownKeys(spec, SPEC_KEYS, 'spec');
+  if (unknown.length) throw new ConfigError(`notification "${spec.id}": ${unknown.map((i) => i.message).join('; ')}`, { field: unknown[0]!.path });
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(spec.id)) {
     throw new ConfigError(`notification id "${spec.id}" must be letters, digits, ".", "_" or "-"`, { field: 'id' });
   }

@@ -9,6 +9,16 @@ import type { ResolvedRetry } from './retry';
 import type { Router } from './routing';
 import type { Backend, Delivery, EnqueueResult, NewDelivery, Store, Suppression } from './types';
 import { validateInput } from './validate';
+import { unknownKeys } from './_zod';
+
+const NOTIFY_OPTIONS = ['transaction', 'options'] as const;
+const SEND_OPTIONS = ['from', 'replyTo', 'cc', 'bcc', 'headers', 'tags', 'metadata', 'sendAt', 'trackOpens', 'trackClicks', 'providerOptions'] as const;
+
+/** Unknown keys in a call's options are errors, never ignored (`{ transacton }` would silently skip the transaction). */
+export function checkCallOptions(call: string, options: unknown): void {
+  const issues = [...unknownKeys(options, NOTIFY_OPTIONS, 'options'), ...unknownKeys((options as NotifyOptions | undefined)?.options, SEND_OPTIONS, 'options.options')];
+  if (issues.length) throw new ConfigError(`${call}: ${issues.map((i) => i.message).join('; ')}`, { field: issues[0]!.path });
+}
 
 export interface NotifyDeps {
   store: Store;
@@ -39,6 +49,7 @@ interface Prepared {
 export function createNotifier(deps: NotifyDeps) {
   async function prepareRows(notification: Notification, data: unknown, recipients: readonly Recipient[], callOptions: NotifyOptions): Promise<Prepared> {
     const n = deps.registered(notification);
+    checkCallOptions(`notify("${n.id}")`, callOptions);
     if (!Array.isArray(recipients)) {
       throw new ValidationError(`notify("${n.id}"): recipients must be an array of { id?, name?, contacts: [{ protocol, address }] }`, [{ path: 'recipients', message: 'not an array' }]);
     }
