@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, UnsupportedFeatureError } from './errors';
 import type { Protocol } from './protocols';
+import { type Redactor, redactorOf, type Secrets } from './secrets';
 import type {
   Backend,
   Capabilities,
@@ -71,6 +72,8 @@ export interface BackendSetupContext {
   /** The instance name. */
   name: string;
   ignoreUnsupportedFeatures: boolean;
+  /** What the `secrets` hook declared, learnt in all its forms: redact what the backend keeps of an answer with it. */
+  secrets: Redactor;
 }
 
 /** How a backend package describes itself to core. */
@@ -87,8 +90,9 @@ export interface BackendDefinition<P extends Protocol, S extends z.ZodType> {
   capabilities?: Partial<Capabilities>;
   /** Escape applied to data values rendered into `text` templates. */
   escapeText?: (value: string) => string;
-  /** The option values that are secrets (redacted from every error and log line). */
-  secrets?: (options: z.output<S>) => readonly (string | undefined | null)[];
+  /** The option values that are secrets (redacted from every error, attempt and log line, in every encoded form);
+   *  return `secretsOf(values, { basicAuth, keys })` when the backend also sends them as basic auth or decoded keys. */
+  secrets?: (options: z.output<S>) => Secrets;
   setup(options: z.output<S>, context: BackendSetupContext): BackendImplementation;
 }
 
@@ -143,8 +147,8 @@ export function defineBackend<P extends Protocol, S extends z.ZodType>(
     }
     const options = parsed.data as z.output<S>;
     const ignore = ignoreUnsupportedFeatures === true;
-    const impl = definition.setup(options, { name: label, ignoreUnsupportedFeatures: ignore });
-    const secrets = (definition.secrets?.(options) ?? []).filter((s): s is string => typeof s === 'string' && s.length > 0);
+    const secrets = redactorOf(definition.secrets?.(options));
+    const impl = definition.setup(options, { name: label, ignoreUnsupportedFeatures: ignore, secrets });
     const backend: Backend<P> = {
       name: label,
       kind: definition.name,
@@ -159,7 +163,8 @@ export function defineBackend<P extends Protocol, S extends z.ZodType>(
       defaults: (defaults ?? {}) as SendOptions,
       send: impl.send,
       webhooks: impl.webhooks,
-      secrets,
+      // The learnt list: `redact(text, backend.secrets)` reuses every form computed here.
+      secrets: secrets.secrets,
     };
     if (impl.validateAddress) backend.validateAddress = impl.validateAddress;
     if (impl.close) backend.close = impl.close;

@@ -7,6 +7,7 @@
  * Every message is prefixed `[herald]` (and `[<backend>]` when a backend raised it) and never
  * contains credentials: backends pass their secrets through {@link redact} before raising.
  */
+import { maskCredentialShapes } from './secrets';
 
 /** Stable machine-readable error codes. */
 export type HeraldErrorCode =
@@ -53,7 +54,8 @@ export class HeraldError extends Error {
 
   constructor(code: HeraldErrorCode, message: string, options: HeraldErrorOptions = {}) {
     const prefix = options.backend ? `[herald] [${options.backend}] ` : '[herald] ';
-    super(prefix + message, options.cause === undefined ? undefined : { cause: options.cause });
+    // A message quoting an address must not carry its credential (a Slack webhook URL's token, a URL password).
+    super(prefix + maskCredentialShapes(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HeraldError';
     this.code = code;
     this.backend = options.backend;
@@ -185,17 +187,7 @@ export class RequiredNotificationError extends HeraldError {
   }
 }
 
-/** Replace every occurrence of each secret (and its URL-encoded form) with `[redacted]`. */
-export function redact(text: string, secrets: readonly (string | undefined | null)[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (!secret || secret.length < 4) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')])) {
-      out = out.split(form).join('[redacted]');
-    }
-  }
-  return out;
-}
+export { redact } from './secrets';
 
 /** Redact user:password in connection strings and URLs. */
 export function redactUrl(url: string): string {
