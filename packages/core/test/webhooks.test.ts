@@ -131,7 +131,7 @@ async function seed(store: Store, id: string, providerMessageId: string): Promis
   };
   await store.enqueue([row]);
   const [claimed] = await store.claim({ owner: 'w', limit: 1, leaseMs: 60_000, now: T0 });
-  const attempt = { deliveryId: id, attempt: 1, startedAt: T0, durationMs: 1, outcome: 'sent' as const, request: null, response: null, error: null, workerId: 'w' };
+  const attempt = { deliveryId: id, attempt: 1, startedAt: T0, durationMs: 1, outcome: 'sent' as const, request: null, response: null, error: null, workerId: 'w', backend: 'acme' };
   await store.finish(claimed!.id, 'w', { status: 'sent', providerMessageId, attempt });
 }
 
@@ -314,6 +314,36 @@ describe('createWebhookHandler: tracking', () => {
     expect(t.tracked[0]!.delivery?.id).toBe('d1');
     expect(t.tracked[0]!.event.eventType).toBe('delivered');
     expect(t.changes).toEqual([{ id: 'd1', from: 'sent', to: 'delivered' }]);
+  });
+
+  // Regression: the handler looked the delivery up (findByProviderMessageId) before recordEvent, two reads per event.
+  it('one read per event: recordEvent returns the previous status, nothing is looked up first', async () => {
+    const t = await setup();
+    const reads: string[] = [];
+    for (const method of ['get', 'findByProviderMessageId', 'list'] as const) {
+      const original = t.store[method].bind(t.store) as (...args: never[]) => Promise<unknown>;
+      (t.store as unknown as Record<string, unknown>)[method] = (...args: never[]) => {
+        reads.push(method);
+        return original(...args);
+      };
+    }
+    const res = await t.handle(track({ id: 'e1', type: 'delivered', message_id: 'm-1' }, { id: 'e2', type: 'opened', message_id: 'm-1' }));
+    expect(res.status).toBe(200);
+    expect(reads).toEqual([]);
+    expect(t.changes).toEqual([
+      { id: 'd1', from: 'sent', to: 'delivered' },
+      { id: 'd1', from: 'delivered', to: 'opened' },
+    ]);
+  });
+
+  it('not delivered is final: a provider failure after sent moves it to failed, and a later delivered or opened never moves it back', async () => {
+    const t = await setup();
+    await t.handle(track({ id: 'e1', type: 'failed', message_id: 'm-1' }));
+    expect(await t.status('d1')).toBe('failed');
+    await t.handle(track({ id: 'e2', type: 'delivered', message_id: 'm-1' }, { id: 'e3', type: 'opened', message_id: 'm-1' }));
+    expect(await t.status('d1')).toBe('failed');
+    await t.handle(track({ id: 'e4', type: 'bounced', message_id: 'm-2' }, { id: 'e5', type: 'delivered', message_id: 'm-2' }));
+    expect(await t.status('d2')).toBe('bounced');
   });
 
   it('a replay answers 200 and changes nothing (no listener, no status change)', async () => {
