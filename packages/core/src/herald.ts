@@ -173,6 +173,7 @@ export function createHerald(options: HeraldOptions): Herald {
     const worker = new Worker(
       {
         store,
+        ready,
         backends,
         retry,
         logger,
@@ -212,9 +213,7 @@ export function createHerald(options: HeraldOptions): Herald {
     prepare: prepare as Herald['prepare'],
     preview: preview as Herald['preview'],
     worker(workerOptions: WorkerOptions = {}): HeraldWorker {
-      const worker = startWorker(workerOptions, false);
-      ready().catch((error) => logger.error('store migration failed', { error: String(error) }));
-      return worker;
+      return startWorker(workerOptions, false);
     },
     async drain(drainOptions = {}): Promise<DrainResult> {
       await ready();

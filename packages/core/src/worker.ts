@@ -9,6 +9,8 @@ import type { Attempt, AttemptOutcome, Backend, Delivery, JsonObject, JsonValue,
 
 export interface WorkerDeps {
   store: Store;
+  /** Resolves once the store is migrated (core owns migration); the worker claims nothing before. */
+  ready(): Promise<void>;
   backends: ReadonlyMap<string, Backend>;
   retry: ResolvedRetry;
   logger: Logger;
@@ -126,6 +128,19 @@ export class Worker implements HeraldWorker {
     const { concurrency } = this.settings;
     let storeFailures = 0;
     try {
+      for (;;) {
+        try {
+          await this.deps.ready();
+          break;
+        } catch (error) {
+          storeFailures++;
+          const backoff = Math.min(30_000, 100 * 2 ** Math.min(storeFailures, 9));
+          logger.error('store migration failed; retrying', { worker: this.id, error: String(error), retryInMs: backoff });
+          await this.idle(backoff);
+          if (this.state !== 'running') return;
+        }
+      }
+      storeFailures = 0;
       while (this.state === 'running') {
         // Refill the buffer in batches once at least a whole round of slots is free, so a busy worker makes
         // one claim per `concurrency` sends instead of one per send.
