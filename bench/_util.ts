@@ -1,5 +1,5 @@
 import type { OutboundMessage, Store } from '@herald/core';
-import { makeDelivery } from '@herald/core/testing';
+import { makeDelivery } from '@herald/core/testing/vitest';
 /** Shared bench helpers: loopback sinks, timing. Results are printed with `report()` from `./_report`. */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';

@@ -1,5 +1,5 @@
 import type { LookupAddress } from 'node:dns';
-import { testBackend } from '@herald/core/testing';
+import { type ReceivedMessage, testBackend } from '@herald/core/testing/vitest';
 import { jsonWebhook } from '../src';
 import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 import { SECRET } from './_fixtures';
@@ -32,7 +32,16 @@ testBackend({
   leakNext: () => {
     next = { status: 400, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: `bad signature, expected key ${SECRET}` }) };
   },
-  received: () => server.requests.filter((r) => r.url === '/hooks/herald').length,
-  lastReceived: () => server.requests.at(-1)?.body ?? '',
+  // The body is the rendered `params`; custom headers travel as HTTP headers beside the Standard Webhooks ones.
+  received: () =>
+    server.requests
+      .filter((r) => r.url === '/hooks/herald')
+      .map(
+        (r): ReceivedMessage => ({
+          raw: `${JSON.stringify(r.headers)}\n${r.body}`,
+          to: [`http://${r.headers.host}${r.url}`],
+          headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, String(v)])),
+        }),
+      ),
   secrets: [SECRET],
 });

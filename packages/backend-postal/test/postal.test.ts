@@ -1,14 +1,43 @@
 import { applyCapabilities, ConfigError, PermanentError, TransientError, UnsupportedFeatureError, type Backend, type WebhookRequest } from '@herald/core';
-import { expectNoSecrets, makeOutboundMessage, makeSendContext, testBackend } from '@herald/core/testing';
+import { expectNoSecrets, makeOutboundMessage, makeSendContext } from '@herald/core/testing';
+import { type ReceivedMessage, testBackend } from '@herald/core/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postal } from '../src';
-import { closedPortUrl, fixture, postalKeyPair, startFakePostal } from './_fake-postal';
+import { closedPortUrl, fixture, postalKeyPair, type ReceivedRequest, startFakePostal } from './_fake-postal';
 
 const API_KEY = 'postal-api-key-0123456789';
 
 // ───────── the shared conformance suite against the loopback Postal ─────────
 
 let suitePeer: Awaited<ReturnType<typeof startFakePostal>>;
+/** A request to the loopback Postal as the suite reads it, from the documented `/send/message` JSON. */
+function view({ headers, body, json }: ReceivedRequest): ReceivedMessage {
+  const j = json as {
+    to?: string[];
+    cc?: string[];
+    bcc?: string[];
+    reply_to?: string;
+    subject?: string;
+    plain_body?: string;
+    html_body?: string;
+    headers?: Record<string, string>;
+    tag?: string;
+    attachments?: { name: string; content_type: string; data: string }[];
+  };
+  return {
+    raw: `${JSON.stringify(headers)}\n${body}`,
+    to: j.to ?? [],
+    cc: j.cc ?? [],
+    bcc: j.bcc ?? [],
+    replyTo: j.reply_to ? [j.reply_to] : [],
+    subject: j.subject,
+    text: j.plain_body,
+    html: j.html_body,
+    headers: j.headers ?? {},
+    tags: j.tag ? [j.tag] : [],
+    attachments: (j.attachments ?? []).map((a) => ({ filename: a.name, content: Buffer.from(a.data, 'base64'), contentType: a.content_type })),
+  };
+}
 testBackend({
   name: 'postal',
   async start() {
@@ -20,9 +49,17 @@ testBackend({
   address: 'ada@example.org',
   failNext: (kind) =>
     kind === 'transient' ? suitePeer.answer(503, '<html>upstream unavailable</html>') : suitePeer.answer(200, fixture('api/error-unauthenticated-from.json')),
-  received: () => suitePeer.requests.length,
-  lastReceived: () => suitePeer.last().body,
+  received: () => suitePeer.requests.map(view),
   leakNext: () => suitePeer.echoKey(),
+  // Postal takes one reply-to address and names every attachment.
+  unsupported: [
+    { feature: 'multiple reply-to addresses', options: { replyTo: ['help@example.org', 'second.reply@example.org'] }, absent: ['second.reply@example.org'] },
+    {
+      feature: 'attachments without a filename',
+      attachments: [{ filename: '', contentType: 'text/plain', content: Buffer.from('nameless attachment').toString('base64') }],
+      absent: [Buffer.from('nameless attachment').toString('base64')],
+    },
+  ],
   secrets: [API_KEY],
 });
 

@@ -1,9 +1,10 @@
 import { ConfigError, PermanentError, TransientError, type Backend, type TrackingEvent, type WebhookRequest } from '@herald/core';
-import { expectNoSecrets, makeOutboundMessage, makeSendContext, testBackend } from '@herald/core/testing';
+import { expectNoSecrets, makeOutboundMessage, makeSendContext } from '@herald/core/testing';
+import { type ReceivedMessage, testBackend } from '@herald/core/testing/vitest';
 import { ServerClient } from 'postmark';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postmark } from '../src';
-import { closedPortUrl, fixture, startFakePostmark } from './_fake-postmark';
+import { closedPortUrl, fixture, type ReceivedRequest, startFakePostmark } from './_fake-postmark';
 
 const TOKEN = 'pm-server-token-0123456789';
 const HOOK = { username: 'postmark-hooks', password: 'hook-pass-9876543210' };
@@ -11,6 +12,42 @@ const HOOK = { username: 'postmark-hooks', password: 'hook-pass-9876543210' };
 // ───────── the shared conformance suite against the loopback Postmark ─────────
 
 let suitePeer: Awaited<ReturnType<typeof startFakePostmark>>;
+const list = (v: unknown) => (typeof v === 'string' && v ? v.split(/,\s*/) : []);
+/** A request to the loopback Postmark as the suite reads it, field by field from the documented JSON payload. */
+function view({ headers, body, json }: ReceivedRequest): ReceivedMessage {
+  const j = json as {
+    Headers?: { Name: string; Value: string }[];
+    Metadata?: Record<string, string>;
+    Tag?: string;
+    Attachments?: { Name: string; Content: string; ContentType: string; ContentID: string | null }[];
+    Subject?: string;
+    TextBody?: string;
+    HtmlBody?: string;
+    TrackOpens?: boolean;
+    TrackLinks?: string;
+  };
+  return {
+    raw: `${JSON.stringify(headers)}\n${body}`,
+    to: list(json.To),
+    cc: list(json.Cc),
+    bcc: list(json.Bcc),
+    replyTo: list(json.ReplyTo),
+    subject: j.Subject,
+    text: j.TextBody,
+    html: j.HtmlBody,
+    headers: Object.fromEntries((j.Headers ?? []).map((h) => [h.Name, h.Value])),
+    metadata: j.Metadata,
+    tags: j.Tag ? [j.Tag] : [],
+    attachments: (j.Attachments ?? []).map((a) => ({
+      filename: a.Name,
+      content: Buffer.from(a.Content, 'base64'),
+      contentType: a.ContentType,
+      ...(a.ContentID ? { contentId: a.ContentID } : {}),
+    })),
+    trackOpens: j.TrackOpens,
+    trackClicks: j.TrackLinks === undefined ? undefined : j.TrackLinks !== 'None',
+  };
+}
 testBackend({
   name: 'postmark',
   async start() {
@@ -22,8 +59,7 @@ testBackend({
   address: 'ada@example.org',
   failNext: (kind) =>
     kind === 'transient' ? suitePeer.answer(503, { ErrorCode: 0, Message: 'Service unavailable' }) : suitePeer.answer(422, fixture('api/error-300-invalid.json')),
-  received: () => suitePeer.requests.length,
-  lastReceived: () => suitePeer.last().body,
+  received: () => suitePeer.requests.map(view),
   leakNext: () => suitePeer.echoToken(),
   secrets: [TOKEN, HOOK.password],
 });

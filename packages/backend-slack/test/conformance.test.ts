@@ -1,4 +1,4 @@
-import { testBackend } from '@herald/core/testing';
+import { type ReceivedMessage, testBackend } from '@herald/core/testing/vitest';
 import { slack } from '../src';
 import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 
@@ -24,8 +24,8 @@ testBackend({
   failNext: (kind) => {
     next = kind === 'transient' ? { status: 429, headers: { 'retry-after': '1' }, body: 'rate_limited' } : { status: 400, body: 'invalid_payload' };
   },
-  received: () => server.requests.length,
-  lastReceived: () => server.requests.at(-1)?.body ?? '',
+  // An incoming webhook takes a JSON body: `text` (mrkdwn) and optional `blocks`.
+  received: () => server.requests.map((r): ReceivedMessage => ({ raw: r.body, text: (JSON.parse(r.body) as { text?: string }).text })),
   secrets: [],
   templates: {
     params: {

@@ -1,4 +1,4 @@
-import { testBackend } from '@herald/core/testing';
+import { type ReceivedMessage, testBackend } from '@herald/core/testing/vitest';
 import { twilio } from '../src';
 import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
 import { ACCOUNT_SID, AUTH_TOKEN, LoopbackRequestClient } from './_fixtures';
@@ -34,7 +34,11 @@ testBackend({
   leakNext: () => {
     next = json(401, { code: 20003, message: `Authentication Error - invalid token ${AUTH_TOKEN}`, status: 401 });
   },
-  received: () => server.requests.length,
-  lastReceived: () => decodeURIComponent(server.requests.at(-1)?.body ?? ''),
+  // Twilio's Messages API takes a form: To, From, Body.
+  received: () =>
+    server.requests.map((r): ReceivedMessage => {
+      const form = new URLSearchParams(r.body);
+      return { raw: [...form].map(([k, v]) => `${k}=${v}`).join('\n'), to: form.getAll('To'), text: form.get('Body') ?? undefined };
+    }),
   secrets: [AUTH_TOKEN],
 });

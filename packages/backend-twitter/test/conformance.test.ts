@@ -1,4 +1,4 @@
-import { testBackend } from '@herald/core/testing';
+import { testBackend } from '@herald/core/testing/vitest';
 import { twitter } from '../src';
 import { ANSWERS, CREDENTIALS, startFakeTwitter } from './_fake-twitter';
 
@@ -21,7 +21,7 @@ testBackend({
   address: '@ada_lovelace',
   failNext: (kind) => fake.answerNext(kind === 'transient' ? ANSWERS.rateLimited(Math.floor(Date.now() / 1000) + 60) : ANSWERS.dmForbidden),
   leakNext: () => fake.answerNext({ status: 400, body: { title: 'Invalid Request', detail: `echo ${Object.values(CREDENTIALS).join(' ')}` } }),
-  received: () => sent().length,
-  lastReceived: () => sent().at(-1)?.body ?? '',
+  // A direct message is `{ text }` posted to the recipient's conversation.
+  received: () => sent().map((r) => ({ raw: r.body, text: (JSON.parse(r.body) as { text?: string }).text })),
   secrets: Object.values(CREDENTIALS),
 });

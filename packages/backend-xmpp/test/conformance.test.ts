@@ -1,4 +1,4 @@
-import { testBackend } from '@herald/core/testing';
+import { testBackend } from '@herald/core/testing/vitest';
 import { xmpp } from '../src';
 import { closedPort, listen, prosody, startProxy } from './_helpers';
 
@@ -42,8 +42,8 @@ testBackend({
   leakNext: () => {
     redirect = `${prosody().alice.password}@localhost`;
   },
-  received: () => bob.messages.length,
-  lastReceived: () => bob.messages.at(-1)?.body ?? '',
+  // A chat stanza carries the text only.
+  received: () => bob.messages.map((m) => ({ raw: m.body, text: m.body })),
   get secrets() {
     return [prosody().alice.password];
   },

@@ -161,7 +161,8 @@ export function defineBackend<P extends Protocol, S extends z.ZodType>(
       rateLimit: rateLimit as { perSecond: number } | undefined,
       escapeText: definition.escapeText,
       defaults: (defaults ?? {}) as SendOptions,
-      send: impl.send,
+      // Every caller (worker, tests, user code) gets the declared capabilities enforced, not only notify().
+      send: (message, context) => impl.send(applyCapabilities(backend, message), context),
       webhooks: impl.webhooks,
       // The learnt list: `redact(text, backend.secrets)` reuses every form computed here.
       secrets: secrets.secrets,

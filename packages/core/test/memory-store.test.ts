@@ -1,3 +1,4 @@
-import { memoryStore, testStore } from '../src/testing';
+import { memoryStore } from '../src/testing';
+import { testStore } from '../src/testing/vitest';
 
 testStore('memory', async () => ({ store: memoryStore() }));

@@ -1,4 +1,4 @@
-import { testStore } from '@herald/core/testing';
+import { testStore } from '@herald/core/testing/vitest';
 import { postgresStore } from '@herald/store-postgres';
 import pg from 'pg';
 import { afterAll } from 'vitest';

@@ -6,7 +6,7 @@
  * - `enqueue-and-leave <path> <count>`: enqueue, print `done`, and return without closing the store.
  * - `enqueue-and-close <path> <count>`: enqueue, `await store.close()` as the last thing, print `closed`.
  */
-import { makeDelivery } from '@herald/core/testing';
+import { makeDelivery } from '@herald/core/testing/vitest';
 import { sqliteStore } from '../src';
 
 const [command, path, ...args] = process.argv.slice(2);

@@ -1,4 +1,4 @@
-import { makeDelivery } from '@herald/core/testing';
+import { makeDelivery } from '@herald/core/testing/vitest';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqliteStore } from '../src';

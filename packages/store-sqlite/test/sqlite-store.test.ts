@@ -1,5 +1,5 @@
 import { ConfigError, ValidationError } from '@herald/core';
-import { makeAttempt, makeDelivery, makeEvent, makeInbound } from '@herald/core/testing';
+import { makeAttempt, makeDelivery, makeEvent, makeInbound } from '@herald/core/testing/vitest';
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import { testStore } from '@herald/core/testing';
+import { testStore } from '@herald/core/testing/vitest';
 import { sqliteStore } from '../src';
 import { tempDatabase } from './_tmp';
 

@@ -1,26 +1,71 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyCapabilities } from '../backend';
 import { HeraldError, PermanentError, TransientError, UnsupportedFeatureError } from '../errors';
-import { newId } from '../ids';
-import { addressSchemas, normalizeAddress, PROTOCOLS, type Protocol } from '../protocols';
+import { addressSchemas, normalizeAddress, PROTOCOLS } from '../protocols';
 import { compileTemplate } from '../templates';
 import {
   type Attachment,
   type Backend,
-  type Logger,
   type OutboundMessage,
   type RecipientStatus,
-  type RenderedContent,
-  type SendContext,
   type SendOptions,
   type SendResult,
   TEMPLATE_FORMATS,
   type TemplateFormat,
   type TemplateSpec,
 } from '../types';
+import { expectNoSecrets, foreignAddresses, makeOutboundMessage, makeSendContext, type OutboundMessageOverrides, SUITE_TEMPLATES } from './backend-helpers';
+
+/**
+ * One message as the provider received it, read by the harness from its peer (a JSON body, a form, the SMTP
+ * envelope and MIME source …). The suite checks each capability the backend declares against these fields, so
+ * fill every one the backend can put on the wire: a declared capability whose field is missing fails.
+ */
+export interface ReceivedMessage {
+  /** Everything the peer got for this message as text (request headers and body; SMTP envelope and MIME source).
+   *  Rendered data must appear here, and features the backend dropped must not. */
+  raw: string;
+  to?: readonly string[];
+  cc?: readonly string[];
+  /** For SMTP: the envelope recipients that are neither `to` nor `cc`. */
+  bcc?: readonly string[];
+  replyTo?: readonly string[];
+  subject?: string;
+  text?: string;
+  html?: string;
+  /** Custom headers; names compare case-insensitively. */
+  headers?: Readonly<Record<string, string>>;
+  metadata?: Readonly<Record<string, string>>;
+  tags?: readonly string[];
+  attachments?: readonly ReceivedAttachment[];
+  trackOpens?: boolean;
+  trackClicks?: boolean;
+}
+
+/** An attachment as the provider received it. */
+export interface ReceivedAttachment {
+  filename: string;
+  /** The decoded bytes. */
+  content: Uint8Array;
+  contentType?: string;
+  /** Content-ID of an inline attachment, with or without `<…>` or `cid:`. */
+  contentId?: string;
+}
+
+/**
+ * A message the backend must refuse with `UnsupportedFeatureError` before it reaches the provider — or, built with
+ * `ignoreUnsupportedFeatures`, send without the feature. For features a backend declares but cannot honour in
+ * every form (several reply-to addresses where the provider takes one, an attachment without a filename …).
+ */
+export interface UnsupportedCase {
+  /** What is unsupported, for failure messages. */
+  feature: string;
+  options?: SendOptions;
+  attachments?: Attachment[];
+  /** Text that must not reach the provider when the backend drops the feature. */
+  absent?: readonly string[];
+}
 
 /**
  * What a backend package gives {@link testBackend}: a way to build the backend against a loopback peer
@@ -37,8 +82,8 @@ export interface BackendHarness {
   create(options?: { ignoreUnsupportedFeatures?: boolean }): Backend | Promise<Backend>;
   /** A contact address on the backend's protocol that the peer accepts. */
   address: string;
-  /** More addresses the peer accepts, used as cc / bcc / reply-to when the backend declares those capabilities.
-   *  @default two `@example.org` addresses for email, none otherwise */
+  /** Three more addresses the peer accepts, used as cc, bcc and reply-to when the backend declares those.
+   *  @default fresh `@example.org` addresses for email, none otherwise */
   copyAddresses?: readonly string[];
   /** Addresses of other protocols; each must be refused by the protocol schema or `backend.validateAddress`.
    *  @default {@link foreignAddresses}(protocol) */
@@ -46,11 +91,9 @@ export interface BackendHarness {
   /** Make the peer answer the next send with a retryable error (SMTP 4xx, HTTP 429/503 …) or a final one
    *  (SMTP 5xx, HTTP 400/404 …). Only the next send fails; later ones succeed again. */
   failNext(kind: 'transient' | 'permanent'): void | Promise<void>;
-  /** How many messages the peer has received so far (read before and after each send). */
-  received(): number | Promise<number>;
-  /** The last message the peer received as raw text (MIME source, JSON or form body). When given, the suite
-   *  checks that rendered data reached the peer. */
-  lastReceived?(): string | Promise<string>;
+  /** Every message the peer has received so far, oldest first, as the provider saw it (see {@link ReceivedMessage}).
+   *  Messages the peer refused (after `failNext`) are not listed. */
+  received(): readonly ReceivedMessage[] | Promise<readonly ReceivedMessage[]>;
   /** Credentials configured on the backend: none may appear in any error the backend raises. */
   secrets: readonly string[];
   /** Make the peer's next answer an error that echoes the secrets (a provider quoting the request back):
@@ -58,9 +101,8 @@ export interface BackendHarness {
   leakNext?(): void | Promise<void>;
   /** Build the backend against a peer that does not answer (a closed port): sends must raise `TransientError`. */
   createUnreachable?(): Backend | Promise<Backend>;
-  /** A feature the backend does NOT support, put on the message for the `ignoreUnsupportedFeatures` checks.
-   *  @default derived from `backend.capabilities` (sendAt, trackOpens, metadata … whichever is unsupported) */
-  unsupported?: Partial<Pick<OutboundMessage, 'options' | 'attachments'>>;
+  /** Messages the backend must refuse besides those its `capabilities` imply (see {@link UnsupportedCase}). */
+  unsupported?: readonly UnsupportedCase[];
   /** Templates per format rendered by core (data `{ name, code }`, see {@link SUITE_TEMPLATES}); for `params`
    *  give the shape your provider expects (Block Kit, a template model …). */
   templates?: Partial<Record<TemplateFormat, TemplateSpec>>;
@@ -68,7 +110,7 @@ export interface BackendHarness {
   message?(message: OutboundMessage): OutboundMessage;
   /** Skip named checks, with the reason as value (e.g. `{ 'transient errors': 'the peer cannot fail softly' }`). */
   skip?: Partial<Record<BackendCheck, string>>;
-  /** Longest wait for the peer to count a message after `send()` resolved. @default 5000 */
+  /** Longest wait for the peer to list a message after `send()` resolved. @default 5000 */
   receiveTimeoutMs?: number;
 }
 
@@ -87,165 +129,72 @@ export type BackendCheck =
   | 'ignore unsupported features'
   | 'secrets';
 
-/** One valid address per protocol, each refused by every other protocol's schema. */
-export const SAMPLE_ADDRESSES: Readonly<Record<Protocol, string>> = {
-  email: 'ada@example.org',
-  sms: '+14155550123',
-  'slack-webhook': 'https://hooks.slack.com/services/T000/B000/XXXXXXXX',
-  'json-webhook': 'https://receiver.example.org/hooks/herald',
-  xmpp: 'ada@chat.example.org/desk',
-  twitter: '@ada_lovelace',
-};
-
-/** Addresses that belong to protocols other than `protocol` and must be refused by its backends.
- *  (The two webhook protocols share the URL form: a json-webhook backend is not expected to refuse a Slack URL.
- *  A bare `user@host` is both an email and a JID, so the email sample here carries a display name.) */
-export function foreignAddresses(protocol: Protocol): string[] {
-  const samples: Record<Protocol, string> = { ...SAMPLE_ADDRESSES, email: 'Ada Lovelace <ada@example.org>' };
-  return PROTOCOLS.filter((p) => p !== protocol && !(protocol === 'json-webhook' && p === 'slack-webhook')).map((p) => samples[p]);
-}
-
-/** Templates the suite renders for each format, with data `{ name, code }`. */
-export const SUITE_TEMPLATES: Readonly<Record<TemplateFormat, TemplateSpec>> = {
-  html: { format: 'html', subject: 'Conformance {{code}}', body: '<p>Hello {{name}}, your code is <b>{{code}}</b>.</p>' },
-  markdown: { format: 'markdown', subject: 'Conformance {{code}}', body: '# Hello {{name}}\n\nYour code is **{{code}}**.' },
-  blocks: {
-    format: 'blocks',
-    body: '{{#block "subject"}}Conformance {{code}}{{/block}}\n{{#block "text"}}Hello {{name}}, your code is {{code}}.{{/block}}\n{{#block "html"}}<p>Hello {{name}}, your code is <b>{{code}}</b>.</p>{{/block}}',
-  },
-  params: { format: 'params', subject: 'Conformance {{code}}', body: { text: 'Hello {{name}}, your code is {{code}}.', code: '{{code}}' } },
-  text: { format: 'text', subject: 'Conformance {{code}}', body: 'Hello {{name}}, your code is {{code}}.' },
-};
-
-const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const RECIPIENT_STATUSES: readonly RecipientStatus[] = ['sent', 'queued', 'invalid', 'rejected', 'failed', 'unknown'];
 
-/** Fields of {@link makeOutboundMessage}: any of the message's, with `content` and `options` merged over the defaults. */
-export type OutboundMessageOverrides = Partial<Omit<OutboundMessage, 'content'>> & { content?: Partial<RenderedContent> };
+// 1×1 transparent PNG
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
-/**
- * Build a valid {@link OutboundMessage} for tests: a fresh delivery id, the protocol's sample address and a
- * short rendered content (`html` with text for email, `text` otherwise).
- *
- * @example
- * ```ts
- * const message = makeOutboundMessage({ protocol: 'email', to: 'ada@example.org', options: { cc: ['bob@example.org'] } });
- * const result = await backend.send(message, makeSendContext(message));
- * ```
- */
-export function makeOutboundMessage(overrides: OutboundMessageOverrides = {}): OutboundMessage {
-  const protocol = overrides.protocol ?? 'email';
-  const deliveryId = overrides.deliveryId ?? newId();
-  const content: RenderedContent =
-    protocol === 'email'
-      ? { format: 'html', subject: 'Hello from Herald', html: '<p>Hello <b>Ada</b></p>', text: 'Hello Ada' }
-      : { format: 'text', subject: 'Hello from Herald', text: 'Hello Ada' };
+/** Values unique to one suite run, so a check finds what this send put on the wire and nothing else. */
+function samples(code: string) {
+  const text = (s: string) => Buffer.from(s).toString('base64');
   return {
-    deliveryId,
-    notification: 'herald-test',
-    protocol,
-    backend: protocol,
-    to: SAMPLE_ADDRESSES[protocol],
-    recipient: { id: 'u1', name: 'Ada Lovelace' },
-    attachments: [],
-    ...overrides,
-    content: { ...content, ...overrides.content },
-    options: { ...overrides.options },
+    header: { name: 'X-Conformance', value: `h${code}` },
+    metadata: { key: 'conformance', value: `m${code}` },
+    tags: [`t${code}`, `u${code}`, `v${code}`],
+    attachment: { filename: `a${code}.txt`, contentType: 'text/plain', content: text(`attachment a${code}`) } satisfies Attachment,
+    inline: { filename: `i${code}.png`, contentType: 'image/png', content: PNG, contentId: `i${code}@herald` } satisfies Attachment,
+    providerOption: `p${code}`,
+    sendAt: new Date(Date.now() + 400 * 86_400_000).toISOString(),
   };
 }
 
-/**
- * A {@link SendContext} for calling `backend.send()` directly: attempt 1, the delivery id as idempotency key,
- * a silent logger and a signal that never aborts (unless you pass one).
- *
- * @example
- * ```ts
- * await backend.send(message, makeSendContext(message, { attempt: 2 }));
- * ```
- */
-export function makeSendContext(message: Pick<OutboundMessage, 'deliveryId'>, overrides: Partial<SendContext> = {}): SendContext {
-  return { attempt: 1, idempotencyKey: message.deliveryId, signal: new AbortController().signal, logger: SILENT, ...overrides };
-}
-
-/** Every text form an error can reach a log or an API answer in. */
-function errorTexts(error: unknown): string[] {
-  const texts = [inspect(error, { depth: 8, showHidden: false })];
-  if (error instanceof Error) texts.push(error.message, error.stack ?? '', String(error.cause ?? ''));
-  const seen = new WeakSet<object>();
-  try {
-    texts.push(
-      JSON.stringify(error, (_key, value: unknown) => {
-        if (typeof value === 'object' && value !== null) {
-          if (seen.has(value)) return undefined;
-          seen.add(value);
-        }
-        return value;
-      }) ?? '',
-    );
-  } catch {
-    // not serializable: inspect() above covers it
-  }
-  return texts;
-}
+const bareContentId = (id: string) => id.replace(/^cid:/i, '').replace(/^<|>$/g, '');
 
 /**
- * Assert that no secret (raw, URL-encoded or base64) appears in an error's message, stack, cause, own properties
- * or JSON form.
- *
- * @example
- * ```ts
- * const error = await backend.send(message, ctx).catch((e: unknown) => e);
- * expectNoSecrets(error, ['s3cret-token']);
- * ```
+ * The unsupported features `capabilities` imply, each with a distinctive value; `copies` are the cc / bcc /
+ * reply-to addresses to use (any address of the protocol will do for a backend that takes none).
  */
-export function expectNoSecrets(error: unknown, secrets: readonly string[]): void {
-  const texts = errorTexts(error);
-  for (const secret of secrets) {
-    if (!secret || secret.length < 4) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')])) {
-      const leaked = texts.find((t) => t.includes(form));
-      expect(leaked === undefined, `a secret (${secret.slice(0, 2)}…) appears in the error: ${leaked?.slice(0, 300)}`).toBe(true);
-    }
-  }
-}
-
-/** A message-level option set that `capabilities` says the backend does not support. */
-function derivedUnsupported(backend: Backend): Partial<Pick<OutboundMessage, 'options' | 'attachments'>> | undefined {
+function derivedUnsupported(backend: Backend, code: string, copies: readonly string[]): UnsupportedCase[] {
   const c = backend.capabilities;
-  if (!c.sendAt) return { options: { sendAt: new Date(Date.now() + 86_400_000).toISOString() } };
-  if (!c.trackOpens) return { options: { trackOpens: true } };
-  if (!c.trackClicks) return { options: { trackClicks: true } };
-  if (!c.metadata) return { options: { metadata: { order: 'A1' } } };
-  if (!c.headers) return { options: { headers: { 'X-Conformance': '1' } } };
-  if (c.maxTags === 0) return { options: { tags: ['conformance'] } };
-  if (!c.attachments) return { attachments: [TEXT_ATTACHMENT] };
-  return undefined;
+  const s = samples(code);
+  const cases: UnsupportedCase[] = [];
+  const add = (feature: string, options: SendOptions, absent: readonly string[] = [], attachments?: Attachment[]) =>
+    cases.push({ feature, options, absent, ...(attachments ? { attachments } : {}) });
+  const [cc, bcc, replyTo] = [copies[0]!, copies[1] ?? copies[0]!, copies[2] ?? copies[0]!];
+  const distinct = (address: string) => (address.includes(code) ? [address] : []);
+  if (!c.cc) add('cc', { cc: [cc] }, distinct(cc));
+  if (!c.bcc) add('bcc', { bcc: [bcc] }, distinct(bcc));
+  if (!c.replyTo) add('reply-to', { replyTo: [replyTo] }, distinct(replyTo));
+  if (!c.headers) add('custom headers', { headers: { [s.header.name]: s.header.value } }, [s.header.value]);
+  if (!c.metadata) add('metadata', { metadata: { [s.metadata.key]: s.metadata.value } }, [s.metadata.value]);
+  if (c.maxTags === 0) add('tags', { tags: [s.tags[0]!] }, [s.tags[0]!]);
+  else if (Number.isFinite(c.maxTags)) {
+    const tags = Array.from({ length: c.maxTags + 1 }, (_, i) => `${s.tags[0]}n${i}`);
+    add(`more than ${c.maxTags} tags`, { tags }, [tags.at(-1)!]);
+  }
+  if (!c.sendAt) add('sendAt', { sendAt: s.sendAt });
+  if (!c.trackOpens) add('trackOpens', { trackOpens: true });
+  if (!c.trackClicks) add('trackClicks', { trackClicks: true });
+  if (!c.providerOptions) add('providerOptions', { providerOptions: { [backend.name]: { conformance: s.providerOption } } }, [s.providerOption]);
+  if (!c.attachments) add('attachments', {}, [s.attachment.filename, s.attachment.content], [s.attachment]);
+  else if (!c.inlineAttachments) add('inline attachments', {}, [s.inline.filename, s.inline.contentId!], [s.inline]);
+  return cases;
 }
-
-const TEXT_ATTACHMENT: Attachment = {
-  filename: 'hello.txt',
-  contentType: 'text/plain',
-  content: Buffer.from('hello attachment').toString('base64'),
-};
-// 1×1 transparent PNG
-const INLINE_IMAGE: Attachment = {
-  filename: 'dot.png',
-  contentType: 'image/png',
-  content: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
-  contentId: 'dot@herald',
-};
 
 /**
  * The shared backend conformance suite: every backend package runs it against its loopback peer.
  *
- * It checks that each declared format renders (through core's template compiler) and sends, that addresses of
- * other protocols are refused, that peer errors map to `TransientError` / `PermanentError`, that
- * `ignoreUnsupportedFeatures` is honoured through `applyCapabilities`, that a send reports a message id or
- * per-recipient status, and that no credential leaks into any error. Add your backend's own cases beside it.
+ * It checks that each declared format renders (through core's template compiler) and reaches the peer, that every
+ * declared capability (cc, bcc, reply-to, headers, metadata, tags, attachments, inline attachments, open and click
+ * tracking) reaches the provider request as `harness.received()` reports it, that the backend itself refuses what
+ * it does not support before contacting the peer — or, with `ignoreUnsupportedFeatures`, sends without it — that
+ * addresses of other protocols are refused, that peer errors map to `TransientError` / `PermanentError`, that a
+ * send reports a message id or per-recipient status, and that no credential leaks into any error. Add your
+ * backend's own cases beside it.
  *
  * @example
  * ```ts
- * import { testBackend } from '@herald/core/testing';
+ * import { testBackend } from '@herald/core/testing/vitest';
  *
  * const peer = await startMyPeer();
  * testBackend({
@@ -254,8 +203,7 @@ const INLINE_IMAGE: Attachment = {
  *   create: (o) => postmark({ serverToken: 'tok-123456', baseUrl: peer.url, ...o }),
  *   address: 'ada@example.org',
  *   failNext: (kind) => peer.failNext(kind === 'transient' ? 429 : 422),
- *   received: () => peer.requests.length,
- *   lastReceived: () => peer.requests.at(-1)?.body ?? '',
+ *   received: () => peer.requests.map((r) => ({ raw: r.body, to: [r.json.To], cc: r.json.Cc?.split(', ') })),
  *   leakNext: () => peer.echoNext(),
  *   secrets: ['tok-123456'],
  * });
@@ -267,6 +215,7 @@ export function testBackend(harness: BackendHarness): void {
     const errors: unknown[] = [];
     let backend: Backend;
     const timeout = harness.receiveTimeoutMs ?? 5000;
+    const code = randomBytes(4).toString('hex');
 
     const check = (name: BackendCheck, fn: () => Promise<void> | void) => {
       const reason = harness.skip?.[name];
@@ -282,6 +231,7 @@ export function testBackend(harness: BackendHarness): void {
       const m = makeOutboundMessage({ protocol: backend.protocol, backend: backend.name, to: harness.address, ...overrides });
       return harness.message ? harness.message(m) : m;
     };
+    // Straight to the backend, as the worker calls it: the backend itself must honour its capabilities.
     const send = (b: Backend, m: OutboundMessage): Promise<SendResult> => b.send(m, makeSendContext(m));
     const failure = async (b: Backend, m: OutboundMessage): Promise<unknown> => {
       let caught: unknown;
@@ -294,23 +244,32 @@ export function testBackend(harness: BackendHarness): void {
       errors.push(caught);
       return caught;
     };
-    const waitForCount = async (atLeast: number): Promise<number> => {
+    const count = async () => (await harness.received()).length;
+    const waitFor = async (atLeast: number): Promise<readonly ReceivedMessage[]> => {
       const deadline = Date.now() + timeout;
       for (;;) {
-        const n = await harness.received();
-        if (n >= atLeast || Date.now() > deadline) return n;
+        const all = await harness.received();
+        if (all.length >= atLeast || Date.now() > deadline) return all;
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    const sendsAndArrives = async (b: Backend, m: OutboundMessage, marker?: string): Promise<SendResult> => {
-      const before = await harness.received();
+    /** Send, wait until the peer lists one more message, and return what it received. */
+    const deliver = async (b: Backend, m: OutboundMessage): Promise<{ result: SendResult; received: ReceivedMessage }> => {
+      const before = await count();
       const result = await send(b, m);
-      expect(await waitForCount(before + 1), 'the peer should have received the message').toBeGreaterThanOrEqual(before + 1);
-      if (marker && harness.lastReceived) expect(await harness.lastReceived()).toContain(marker);
-      return result;
+      const all = await waitFor(before + 1);
+      expect(all.length, 'the peer should have received the message').toBeGreaterThanOrEqual(before + 1);
+      return { result, received: all.at(-1)! };
     };
     const copies = (): readonly string[] =>
-      harness.copyAddresses ?? (backend.protocol === 'email' ? ['copy.one@example.org', 'copy.two@example.org'] : []);
+      harness.copyAddresses ??
+      (backend.protocol === 'email' ? [`cc.${code}@example.org`, `bcc.${code}@example.org`, `reply.${code}@example.org`] : []);
+    const normalized = (list: readonly string[] | undefined) => (list ?? []).map((a) => normalizeAddress(backend.protocol, a));
+    const unsupportedCases = (): UnsupportedCase[] => [
+      ...derivedUnsupported(backend, code, copies().length ? copies() : [harness.address]),
+      ...(harness.unsupported ?? []),
+    ];
+    const withCase = (c: UnsupportedCase) => message({ options: c.options ?? {}, attachments: c.attachments ?? [] });
 
     beforeAll(async () => {
       await harness.start?.();
@@ -345,21 +304,33 @@ export function testBackend(harness: BackendHarness): void {
 
     check('formats', async () => {
       for (const format of backend.formats) {
-        const code = `hx${randomBytes(5).toString('hex')}`;
+        const marker = `hx${randomBytes(5).toString('hex')}`;
         const spec = harness.templates?.[format] ?? SUITE_TEMPLATES[format];
         const template = compileTemplate(spec, { notification: 'conformance', channel: backend.name, escapeText: backend.escapeText });
         const content = template.render({
-          data: { name: 'Ada', code },
+          data: { name: 'Ada', code: marker },
           recipient: { id: 'u1', name: 'Ada Lovelace' },
           contact: { protocol: backend.protocol, address: harness.address },
         });
         expect(content.format).toBe(format);
-        await sendsAndArrives(backend, message({ content }), code);
+        const { received } = await deliver(backend, message({ content }));
+        expect(received.raw, `${format}: the rendered data should reach the peer`).toContain(marker);
+        // Each part the peer reports separately must carry its own rendering (html not sent as text …).
+        for (const part of ['subject', 'text', 'html'] as const) {
+          if (received[part] !== undefined && content[part]?.includes(marker)) {
+            expect(received[part], `${format}: the rendered ${part} should reach the peer as the ${part}`).toContain(marker);
+          }
+        }
+        if (received.to !== undefined) {
+          expect(normalized(received.to), `${format}: the peer should get the message for ${harness.address}`).toContain(
+            normalizeAddress(backend.protocol, harness.address),
+          );
+        }
       }
     });
 
     check('recipient status', async () => {
-      const result = await sendsAndArrives(backend, message());
+      const { result } = await deliver(backend, message());
       const recipients = Object.entries(result.recipients ?? {});
       expect(Boolean(result.messageId) || recipients.length > 0, 'send() should return messageId and/or recipients').toBe(true);
       if (result.messageId !== undefined) expect(typeof result.messageId).toBe('string');
@@ -378,7 +349,7 @@ export function testBackend(harness: BackendHarness): void {
       expect(error).toBeInstanceOf(TransientError);
       expect((error as HeraldError).message).toMatch(/^\[herald\] /);
       expectNoSecrets(error, harness.secrets);
-      await sendsAndArrives(backend, message());
+      await deliver(backend, message());
     });
 
     check('permanent errors', async () => {
@@ -387,7 +358,7 @@ export function testBackend(harness: BackendHarness): void {
       expect(error).toBeInstanceOf(PermanentError);
       expect((error as HeraldError).message).toMatch(/^\[herald\] /);
       expectNoSecrets(error, harness.secrets);
-      await sendsAndArrives(backend, message());
+      await deliver(backend, message());
     });
 
     if (harness.createUnreachable) {
@@ -403,44 +374,80 @@ export function testBackend(harness: BackendHarness): void {
 
     check('capabilities', async () => {
       const c = backend.capabilities;
-      const [first, second] = copies();
+      const s = samples(code);
+      const [cc, bcc, replyTo] = [copies()[0], copies()[1] ?? copies()[0], copies()[2] ?? copies()[0]];
       const options: SendOptions = {};
       const attachments: Attachment[] = [];
-      if (c.attachments) attachments.push(TEXT_ATTACHMENT);
-      if (c.attachments && c.inlineAttachments) attachments.push(INLINE_IMAGE);
-      if (c.cc && first) options.cc = [first];
-      if (c.bcc && second) options.bcc = [second];
-      if (c.replyTo && first) options.replyTo = [first];
-      if (c.headers) options.headers = { 'X-Conformance': 'yes' };
-      if (c.metadata) options.metadata = { order: 'A1' };
-      if (c.maxTags > 0) options.tags = ['conformance', 'second'].slice(0, Math.min(2, c.maxTags));
-      const m = applyCapabilities(backend, message({ options, attachments }));
-      expect(m.options).toEqual(options);
-      await sendsAndArrives(backend, m);
+      if (c.attachments) attachments.push(s.attachment);
+      if (c.attachments && c.inlineAttachments) attachments.push(s.inline);
+      if (c.cc && cc) options.cc = [cc];
+      if (c.bcc && bcc) options.bcc = [bcc];
+      if (c.replyTo && replyTo) options.replyTo = [replyTo];
+      if (c.headers) options.headers = { [s.header.name]: s.header.value };
+      if (c.metadata) options.metadata = { [s.metadata.key]: s.metadata.value };
+      if (c.maxTags > 0) options.tags = s.tags.slice(0, Math.min(2, c.maxTags));
+      if (c.trackOpens) options.trackOpens = true;
+      if (c.trackClicks) options.trackClicks = true;
+      const { received } = await deliver(backend, message({ options, attachments }));
+      const declared = (what: string, field: keyof ReceivedMessage) =>
+        `${harness.name} declares ${what}: it should reach the provider, as received().${field} reports it`;
+
+      for (const [field, list] of [['cc', options.cc], ['bcc', options.bcc], ['replyTo', options.replyTo]] as const) {
+        if (!list) continue;
+        expect(received[field], declared(field, field)).toBeDefined();
+        expect(normalized(received[field]), declared(field, field)).toContain(normalizeAddress(backend.protocol, list[0]!));
+      }
+      if (options.headers) {
+        const headers = Object.fromEntries(Object.entries(received.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+        expect(headers[s.header.name.toLowerCase()], declared('custom headers', 'headers')).toBe(s.header.value);
+      }
+      if (options.metadata) expect(received.metadata?.[s.metadata.key], declared('metadata', 'metadata')).toBe(s.metadata.value);
+      if (options.tags) expect(received.tags ?? [], declared('tags', 'tags')).toEqual(expect.arrayContaining(options.tags));
+      if (options.trackOpens) expect(received.trackOpens, declared('trackOpens', 'trackOpens')).toBe(true);
+      if (options.trackClicks) expect(received.trackClicks, declared('trackClicks', 'trackClicks')).toBe(true);
+      for (const sent of attachments) {
+        const what = sent.contentId ? 'inline attachments' : 'attachments';
+        const got = received.attachments?.find((a) => a.filename === sent.filename);
+        expect(got, declared(what, 'attachments')).toBeDefined();
+        expect(Buffer.from(got!.content).toString('base64'), `${sent.filename}: the content should arrive unchanged`).toBe(sent.content);
+        if (sent.contentId) expect(bareContentId(got!.contentId ?? ''), `${sent.filename}: the Content-ID should arrive`).toBe(sent.contentId);
+      }
     });
 
     check('unsupported features', async () => {
-      const feature = harness.unsupported ?? derivedUnsupported(backend);
-      if (!feature) return;
-      const m = message(feature);
-      let error: unknown;
-      try {
-        await send(backend, applyCapabilities(backend, m));
-      } catch (e) {
-        error = e;
-        errors.push(e);
+      const cases = unsupportedCases();
+      if (!cases.length) return;
+      const before = await count();
+      for (const c of cases) {
+        let error: unknown;
+        try {
+          await send(backend, withCase(c));
+        } catch (e) {
+          error = e;
+          errors.push(e);
+        }
+        expect(error, `${harness.name} does not support ${c.feature}: send() should raise UnsupportedFeatureError`).toBeInstanceOf(
+          UnsupportedFeatureError,
+        );
+        expect((error as UnsupportedFeatureError).message).toContain(backend.name);
       }
-      expect(error).toBeInstanceOf(UnsupportedFeatureError);
-      expect((error as UnsupportedFeatureError).message).toContain(backend.name);
+      // One more message as a barrier: the peer must list it and nothing before it from the refused sends.
+      await deliver(backend, message());
+      expect(await count(), 'a refused message should never reach the provider').toBe(before + 1);
     });
 
     check('ignore unsupported features', async () => {
-      const feature = harness.unsupported ?? derivedUnsupported(backend);
-      if (!feature) return;
+      const cases = unsupportedCases();
+      if (!cases.length) return;
       const lenient = await make({ ignoreUnsupportedFeatures: true });
       expect(lenient.ignoreUnsupportedFeatures).toBe(true);
-      const m = applyCapabilities(lenient, message(feature));
-      await sendsAndArrives(lenient, m);
+      for (const c of cases) {
+        const { received } = await deliver(lenient, withCase(c));
+        const raw = received.raw.toLowerCase();
+        for (const text of c.absent ?? []) {
+          expect(raw.includes(text.toLowerCase()), `${c.feature} was dropped, so "${text}" should not reach the provider`).toBe(false);
+        }
+      }
     });
 
     check('secrets', async () => {

@@ -1,5 +1,14 @@
-export * from './backend-suite';
-export * from './capture-backend';
-export * from './store-suite';
-export * from './memory-store';
-export * from './loopback';
+// `@herald/core/testing`: test doubles and helpers that need no test runner (node:test, jest, vitest or a plain
+// script). The vitest conformance suites are in `@herald/core/testing/vitest`; nothing here may import vitest.
+export {
+  expectNoSecrets,
+  foreignAddresses,
+  makeOutboundMessage,
+  makeSendContext,
+  type OutboundMessageOverrides,
+  SAMPLE_ADDRESSES,
+  SUITE_TEMPLATES,
+} from './backend-helpers';
+export { type CaptureBackend, type CaptureBackendOptions, captureBackend, type InjectedFailure } from './capture-backend';
+export { type LoopbackAnswer, loopback, type RecordedRequest } from './loopback';
+export { type MemoryStoreOptions, memoryStore } from './memory-store';
