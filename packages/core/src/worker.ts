@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import type { DeliveryChange, DrainResult, FailoverChange, HeraldWorker } from './api';
 import type { CircuitBreaker } from './circuit';
 import { attemptOutcome, classifyAttempt, scopeOf } from './classify';
-import { HeraldError, PermanentError, redact, TransientError } from './errors';
+import { HeraldError, PermanentError, TransientError } from './errors';
+import { redact, redactJson } from './secrets';
 import { newId } from './ids';
 import type { ResolvedRetry } from './retry';
 import type { Attempt, AttemptOutcome, Backend, Delivery, JsonObject, JsonValue, Logger, OutboundMessage, SendResult, Store } from './types';
@@ -321,7 +322,7 @@ export class Worker implements HeraldWorker {
       await this.record(delivery, {
         status: 'sent',
         providerMessageId,
-        attempt: attemptOf(durationMs, 'sent', jsonSafe(result?.response ?? null), null),
+        attempt: attemptOf(durationMs, 'sent', redactJson(jsonSafe(result?.response ?? null), backend.secrets), null),
       });
       return;
     }
@@ -329,7 +330,7 @@ export class Worker implements HeraldWorker {
       this.deps.logger.warn('backend marked down after consecutive failures; deliveries with another backend fail over', { backend: backend.name, worker: this.id });
     }
     const errorText = redact(describe(failure), backend.secrets);
-    const response = failure instanceof HeraldError ? jsonSafe(failure.response ?? null) : null;
+    const response = failure instanceof HeraldError ? redactJson(jsonSafe(failure.response ?? null), backend.secrets) : null;
     await this.decide(delivery, backend, failure, errorText, attemptOf(durationMs, attemptOutcome(failure), response, errorText), false);
   }
 
