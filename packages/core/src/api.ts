@@ -90,6 +90,14 @@ export interface NotifyOptions {
   transaction?: unknown;
   /** Send options for this call, merged over the notification's and the backend's defaults. */
   options?: SendOptions;
+  /**
+   * Hold the deliveries until this instant (a `Date` or an ISO 8601 string with a time zone), on every backend:
+   * the worker does not claim them before. A past instant sends at once. `retry.maxAge` counts from it. Not the
+   * same as `options.sendAt`, which asks a provider that supports it to schedule the send itself.
+   */
+  sendAt?: Date | string;
+  /** Hold the deliveries this long (`'15m'`, `'2h'`, milliseconds). Exclusive with `sendAt`. */
+  delay?: Duration;
 }
 
 /**

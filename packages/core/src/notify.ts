@@ -11,7 +11,7 @@ import type { Backend, Delivery, EnqueueResult, NewDelivery, Store, Suppression 
 import { validateInput } from './validate';
 import { unknownKeys } from './_zod';
 
-const NOTIFY_OPTIONS = ['transaction', 'options'] as const;
+const NOTIFY_OPTIONS = ['transaction', 'options', 'sendAt', 'delay'] as const;
 const SEND_OPTIONS = ['from', 'replyTo', 'cc', 'bcc', 'headers', 'tags', 'metadata', 'sendAt', 'trackOpens', 'trackClicks', 'providerOptions'] as const;
 
 /** Unknown keys in a call's options are errors, never ignored (`{ transacton }` would silently skip the transaction). */
@@ -59,6 +59,7 @@ export function createNotifier(deps: NotifyDeps) {
     await deps.ready();
     const { optOuts, suppressed } = await lookupAudience(deps.store, n, input.targets);
     const now = new Date();
+    const due = dueAt(callOptions, now);
     const retry = deps.retry;
     const dedupeKey = n.dedupe ? n.dedupe.key(input.data as never) : null;
     const batchId = newId('b_');
@@ -70,8 +71,9 @@ export function createNotifier(deps: NotifyDeps) {
       suppressed,
       batchId,
       now,
+      due,
       maxAttempts: retry.maxAttempts,
-      expiresAt: new Date(now.getTime() + retry.maxAgeMs),
+      expiresAt: new Date(due.getTime() + retry.maxAgeMs),
       dedupe: n.dedupe && dedupeKey !== null ? { key: dedupeKey, since: new Date(now.getTime() - toMs(n.dedupe.window)) } : null,
       newId: () => newId('d_'),
     });
@@ -131,6 +133,23 @@ export function createNotifier(deps: NotifyDeps) {
   }
 
   return { notify, prepare };
+}
+
+/** When the deliveries of a call become due: now, or held by `sendAt` / `delay`. */
+function dueAt(options: NotifyOptions, now: Date): Date {
+  const { sendAt, delay } = options;
+  if (sendAt !== undefined && delay !== undefined) {
+    throw new ConfigError('options.sendAt and options.delay both set; use one', { field: 'options.delay' });
+  }
+  if (delay !== undefined) return new Date(now.getTime() + toMs(delay, 'options.delay'));
+  if (sendAt === undefined) return now;
+  const at = sendAt instanceof Date ? sendAt : typeof sendAt === 'string' && /(?:Z|[+-]\d\d:?\d\d)$/i.test(sendAt) ? new Date(sendAt) : new Date(Number.NaN);
+  if (Number.isNaN(at.getTime())) {
+    throw new ValidationError('options.sendAt must be a Date or an ISO 8601 timestamp with a time zone, e.g. "2026-12-24T18:00:00Z"', [
+      { path: 'options.sendAt', message: `got ${JSON.stringify(sendAt)}` },
+    ]);
+  }
+  return at.getTime() > now.getTime() ? at : now;
 }
 
 /** Preferences and suppressions for every target, looked up in bulk (one query each). */

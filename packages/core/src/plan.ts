@@ -32,6 +32,8 @@ export interface PlanInput {
   suppressed: ReadonlyMap<Protocol, ReadonlyMap<string, Suppression> | ReadonlySet<string>>;
   batchId: string;
   now: Date;
+  /** When queued deliveries become due (`now`, or later for a scheduled send). */
+  due: Date;
   maxAttempts: number;
   /** No attempt starts after this instant (retry `maxAge`). */
   expiresAt: Date;
@@ -109,7 +111,7 @@ export function planDeliveries(input: PlanInput): Plan {
       row.dedupeSince = input.dedupe.since;
       row.dedupeAddress = norm;
     }
-    row.nextAttemptAt = now;
+    row.nextAttemptAt = input.due;
     row.expiresAt = input.expiresAt;
     queued.push({ row, target, route: route as PlannedDelivery['route'] });
   }
