@@ -21,12 +21,18 @@ export interface TemplateSpec {
   subject?: string;
   /** The template source. For `params`, key-value lines (`key: value`) or an object of templates. */
   body: string | ParamsSource;
+  /** `false`: the template is not used, as if absent (django-vox's `enabled`). @default true */
+  enabled?: boolean;
+  /** Sender (Handlebars, like the subject; django-vox's `from_address`): rendered into `RenderedContent.from`. */
+  from?: string;
 }
 
 /** What rendering produces; which fields are set depends on the format. */
 export interface RenderedContent {
   format: TemplateFormat;
   subject?: string;
+  /** The template's rendered `from`, when it has one; `notify()` makes it the message's `options.from`. */
+  from?: string;
   text?: string;
   html?: string;
   /** `params` format output: provider template model, JSON webhook body, Block Kit JSON. */

@@ -39,7 +39,7 @@ describe('markdown format', () => {
     expect(out.html).not.toContain('<i>');
     expect(out.html).not.toContain('>link</a>');
     expect(out.text).toContain('*bold* <i>x</i> [link](http://evil)');
-    expect(out.text).toContain('SHIPPED');
+    expect(out.text).toContain('Shipped');
     expect(out.subject).toBe('Hi Ada_Lovelace');
   });
 

@@ -2,7 +2,8 @@ import { compile as compileHtmlToText } from 'html-to-text';
 import { Marked } from 'marked';
 import { TemplateError } from '../errors';
 import type { JsonObject, JsonValue, ParamsSource, RenderedContent, TemplateFormat, TemplateSpec } from '../types';
-import { compile, escapeHtml, escapeMarkdown, lineOf, messageOf, type RenderFn, wrapStrings } from './_handlebars';
+import { Data, defaultEnvironment, type Environment, type Escaper, escapeHtml, lineOf, messageOf, type RenderFn, type ValueFn, wrapData } from './_handlebars';
+import { Slots } from './_slots';
 import { parseParamsLines } from './params';
 
 export interface TemplateLocation {
@@ -11,7 +12,9 @@ export interface TemplateLocation {
   channel: string;
   /** Source file, for templates loaded from a folder. */
   file?: string;
-  /** Escape for data rendered into `text` templates (a backend's `escapeText`, e.g. Slack mrkdwn). */
+  /** Lines before the body in its file (a front-matter block), added to line numbers in errors. */
+  lineOffset?: number;
+  /** Escape for data rendered into `text` and `params` templates (a backend's `escapeText`, e.g. Slack mrkdwn). */
   escapeText?: (value: string) => string;
 }
 
@@ -20,7 +23,7 @@ export interface RenderScope {
   data: Record<string, unknown>;
   recipient: { id?: string; name?: string };
   contact: { protocol: string; address: string };
-  /** Memo of escaped copies of `data`, shared by every render of one `notify()` call. */
+  /** Memo shared by every render of one `notify()` call (wrapped data, data-only output). */
   memo?: Map<unknown, unknown>;
 }
 
@@ -30,48 +33,76 @@ export interface CompiledTemplate {
   render(scope: RenderScope): RenderedContent;
 }
 
+export interface CompileOptions {
+  /** Helpers and partials (a template registry's); default: none. */
+  environment?: Environment;
+  /**
+   * HTML layout wrapping an `html` or `markdown` body: the body goes where the layout says `{{> body}}` or
+   * `{{{body}}}`. The text part is generated from the wrapped HTML.
+   */
+  layout?: string;
+}
+
+/** Headings and table headers keep their case: uppercasing them would change the data they show. */
+const keepCase = [
+  ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
+  { selector: 'table', options: { uppercaseHeaderCells: false } },
+];
 const htmlToText = compileHtmlToText({
   wordwrap: 78,
-  selectors: [
-    { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
-    { selector: 'img', format: 'skip' },
-  ],
+  selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }, { selector: 'img', format: 'skip' }, ...keepCase],
 });
 const markdown = new Marked({ gfm: true, async: false });
 
 const BLOCK = /\{\{#block\s+["'](subject|text|html)["']\s*\}\}([\s\S]*?)\{\{\/block\}\}/g;
+const LAYOUT_BODY = /\{\{~?>\s*body\s*~?\}\}/g;
+const WRAPPED = Symbol('herald.wrapped-data');
+const raw: Escaper = (value) => value;
 
-const mdEscape = (s: string) => escapeMarkdown(escapeHtml(s));
+/**
+ * A sender is usually `"Display name" <address>`: data in it is escaped for a quoted string, and line breaks
+ * and control characters become spaces, so a value can neither end the quotes nor add a header.
+ */
+const escapeQuoted: Escaper = (value) => value.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/["\\]/g, '\\$&');
 
 /**
  * Compile a template spec now (syntax errors raise a {@link TemplateError} naming the notification, channel and line).
  *
  * Formats:
  * - `html`: body → HTML (data HTML-escaped), text part generated from it.
- * - `markdown`: body → Markdown (data escaped for HTML and Markdown) → HTML via marked, text part generated.
+ * - `markdown`: body → Markdown → HTML via marked, text part generated; data never reaches marked (see
+ *   {@link Slots}), so it is HTML-escaped once in the HTML part, as typed in the text part, and creates no structure.
  * - `blocks`: `{{#block "subject"}}…{{/block}}`, `text` and `html` blocks in one source; no blocks = all text.
- * - `params`: `key: value` lines or an object of templates → an object (nothing escaped: it becomes JSON).
+ * - `params`: `key: value` lines or an object of templates → an object; data escaped only with the backend's
+ *   `escapeText` (it becomes JSON). A leaf that is exactly one expression keeps the value's JSON type.
  * - `text`: plain text (data escaped only with the backend's `escapeText`).
+ *
+ * `subject` and `from` are rendered unescaped (`from` escapes data for a quoted display name) and folded to one line.
  */
-export function compileTemplate(spec: TemplateSpec, location: TemplateLocation): CompiledTemplate {
-  const fail = (error: unknown): never => {
-    throw new TemplateError(messageOf(error), { ...location, line: lineOf(error) }, { cause: error });
+export function compileTemplate(spec: TemplateSpec, location: TemplateLocation, options: CompileOptions = {}): CompiledTemplate {
+  const env = options.environment ?? defaultEnvironment;
+  const offset = location.lineOffset ?? 0;
+  const where = { notification: location.notification, channel: location.channel, ...(location.file ? { file: location.file } : {}) };
+  const fail = (error: unknown, part?: string): never => {
+    const line = lineOf(error);
+    const message = part ? `${part}: ${messageOf(error)}` : messageOf(error);
+    throw new TemplateError(message, { ...where, ...(line === undefined ? {} : { line: line + offset }) }, { cause: error });
   };
-  const tryCompile = (source: string, escaping: boolean): RenderFn => {
+  const tryCompile = (source: string, escaping: boolean, part?: string, dataOnly?: boolean): RenderFn => {
     try {
-      return compile(source, escaping);
+      return env.compile(source, escaping, dataOnly === undefined ? {} : { dataOnly });
+    } catch (error) {
+      return fail(error, part);
+    }
+  };
+  const run = (fn: RenderFn, context: unknown, escape?: Escaper, partials?: Record<string, () => string>): string => {
+    try {
+      return fn(context, escape, partials);
     } catch (error) {
       return fail(error);
     }
   };
-  const run = (fn: RenderFn, context: unknown): string => {
-    try {
-      return fn(context);
-    } catch (error) {
-      return fail(error);
-    }
-  };
-  /** This template's own corner of the per-call memo (keys below are its functions, or 'body'). */
+  /** This template's own corner of the per-call memo, keyed by usage (body, subject, each params leaf …). */
   const memoKey = {};
   const memoOf = (scope: RenderScope): Map<unknown, unknown> | null => {
     if (!scope.memo) return null;
@@ -82,65 +113,73 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
     }
     return mine;
   };
-  /** Render a data-only template once per `notify()` call, everything else per recipient. */
-  const once = (fn: RenderFn, scope: RenderScope, context: () => unknown): string => {
-    const memo = fn.dataOnly ? memoOf(scope) : null;
-    if (!memo) return run(fn, context());
-    let out = memo.get(fn) as string | undefined;
-    if (out === undefined) {
-      out = run(fn, context());
-      memo.set(fn, out);
-    }
+  /** Compute a data-only part once per `notify()` call, everything else per recipient. */
+  const once = <T>(usage: object, dataOnly: boolean, scope: RenderScope, compute: () => T): T => {
+    const memo = dataOnly ? memoOf(scope) : null;
+    if (!memo) return compute();
+    if (memo.has(usage)) return memo.get(usage) as T;
+    const out = compute();
+    memo.set(usage, out);
     return out;
   };
-  const contextOf = (scope: RenderScope, escaping?: (s: string) => string): Record<string, unknown> => {
-    if (!escaping) return { ...scope.data, recipient: scope.recipient, contact: scope.contact };
-    let data = scope.memo?.get(escaping) as Record<string, unknown> | undefined;
+  const contextOf = (scope: RenderScope): Record<string, unknown> => {
+    let data = scope.memo?.get(WRAPPED) as Record<string, unknown> | undefined;
     if (!data) {
-      data = wrapStrings(scope.data, escaping) as Record<string, unknown>;
-      scope.memo?.set(escaping, data);
+      data = wrapData(scope.data) as Record<string, unknown>;
+      scope.memo?.set(WRAPPED, data);
     }
-    return { ...data, recipient: wrapStrings(scope.recipient, escaping), contact: scope.contact };
+    return { ...data, recipient: wrapData(scope.recipient), contact: wrapData(scope.contact) };
   };
-
-  const subject = spec.subject === undefined ? undefined : tryCompile(spec.subject, false);
-  const renderSubject = (scope: RenderScope) => (subject ? oneLine(once(subject, scope, () => contextOf(scope))) : undefined);
+  const line = (source: string | undefined, escape: Escaper, part: string) => {
+    if (source === undefined) return undefined;
+    const fn = tryCompile(source, escape !== raw, part);
+    const usage = {};
+    return (scope: RenderScope) => once(usage, fn.dataOnly, scope, () => oneLine(run(fn, contextOf(scope), escape)));
+  };
+  const renderSubject = line(spec.subject, raw, 'subject') ?? (() => undefined);
+  const renderFrom = line(spec.from, escapeQuoted, 'from') ?? (() => undefined);
+  const finish = (content: RenderedContent, scope: RenderScope, subject = renderSubject(scope)): RenderedContent => {
+    if (subject !== undefined) content.subject = subject;
+    const from = renderFrom(scope);
+    if (from !== undefined) content.from = from;
+    if (content.html !== undefined) flatten(content.html);
+    if (content.text !== undefined) flatten(content.text);
+    return content;
+  };
   /**
    * An html or markdown body that depends on data only is rendered, converted and given its text part once per
    * `notify()` call; each message gets its own copy of the result.
    */
-  const bodyOnce = (body: RenderFn, scope: RenderScope, render: () => RenderedContent): RenderedContent => {
-    const memo = body.dataOnly ? memoOf(scope) : null;
-    let content: RenderedContent;
-    if (memo) {
-      let cached = memo.get('body') as RenderedContent | undefined;
-      if (!cached) {
-        cached = render();
-        memo.set('body', cached);
-      }
-      content = { ...cached };
-    } else {
-      content = render();
-    }
-    return withSubject(content, renderSubject(scope));
-  };
+  const bodyUsage = {};
+  const bodyOnce = (dataOnly: boolean, scope: RenderScope, render: () => RenderedContent): RenderedContent =>
+    finish({ ...once(bodyUsage, dataOnly, scope, render) }, scope);
   const stringBody = (): string => {
     if (typeof spec.body !== 'string') {
-      throw new TemplateError(`format "${spec.format}" needs a string body`, location);
+      throw new TemplateError(`format "${spec.format}" needs a string body`, where);
     }
     return spec.body;
   };
+  const layout =
+    options.layout === undefined
+      ? undefined
+      : // `{{> body}}` is the body itself, not a per-recipient partial.
+        tryCompile(options.layout, true, 'layout', undefined);
+  const layoutDataOnly = options.layout === undefined || !/recipient|contact|this|@root|\.\.|lookup|\{\{~?\s*#?>|#\*inline/.test(options.layout.replace(LAYOUT_BODY, ''));
+  const wrap = (html: string, ctx: Record<string, unknown>, escape: Escaper): string =>
+    layout ? run(layout, { ...ctx, body: html }, escape, { body: () => html }) : html;
   const { format } = spec;
 
   switch (format) {
     case 'html': {
       const body = tryCompile(stringBody(), true);
+      const dataOnly = body.dataOnly && layoutDataOnly;
       return {
         format,
         location,
         render(scope) {
-          return bodyOnce(body, scope, () => {
-            const html = run(body, contextOf(scope));
+          return bodyOnce(dataOnly, scope, () => {
+            const ctx = contextOf(scope);
+            const html = wrap(run(body, ctx, escapeHtml), ctx, escapeHtml);
             return { format, html, text: htmlToText(html) };
           });
         },
@@ -148,13 +187,16 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
     }
     case 'markdown': {
       const body = tryCompile(stringBody(), true);
+      const dataOnly = body.dataOnly && layoutDataOnly;
       return {
         format,
         location,
         render(scope) {
-          return bodyOnce(body, scope, () => {
-            const html = markdown.parse(run(body, contextOf(scope, mdEscape))) as string;
-            return { format, html, text: htmlToText(html) };
+          return bodyOnce(dataOnly, scope, () => {
+            const ctx = contextOf(scope);
+            const slots = new Slots();
+            const html = wrap(markdown.parse(run(body, ctx, slots.escape)) as string, ctx, slots.escape);
+            return { format, html: slots.fill(html, escapeHtml), text: slots.fill(htmlToText(html), raw) };
           });
         },
       };
@@ -164,7 +206,7 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
       const blocks: Partial<Record<'subject' | 'text' | 'html', RenderFn>> = {};
       for (const m of source.matchAll(BLOCK)) {
         const name = m[1] as 'subject' | 'text' | 'html';
-        blocks[name] = tryCompile(m[2]!.trim(), name === 'html');
+        blocks[name] = tryCompile(m[2]!.trim(), name === 'html', `${name} block`);
       }
       if (!blocks.text && !blocks.html) blocks.text = tryCompile(source.trim(), false);
       return {
@@ -172,52 +214,66 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation):
         location,
         render(scope) {
           const ctx = contextOf(scope);
-          const html = blocks.html ? run(blocks.html, ctx).trim() : undefined;
-          const text = blocks.text ? run(blocks.text, ctx).trim() : html !== undefined ? htmlToText(html) : undefined;
-          const subjectText = blocks.subject ? oneLine(run(blocks.subject, ctx)) : renderSubject(scope);
+          const html = blocks.html ? run(blocks.html, ctx, escapeHtml).trim() : undefined;
+          const text = blocks.text ? run(blocks.text, ctx, raw).trim() : html !== undefined ? htmlToText(html) : undefined;
           const out: RenderedContent = { format };
           if (text !== undefined) out.text = text;
           if (html !== undefined) out.html = html;
-          return withSubject(out, subjectText);
+          return finish(out, scope, blocks.subject ? oneLine(run(blocks.subject, ctx, raw)) : renderSubject(scope));
         },
       };
     }
     case 'params': {
+      const escape = location.escapeText;
       const tree: ParamsSource = typeof spec.body === 'string' ? parseParamsLines(spec.body) : spec.body;
-      const compiled = compileTree(tree, (s) => tryCompile(s, false));
+      const compiled = compileTree(tree, (source, path) => {
+        const part = `params ${path}`;
+        let value: ValueFn | null = null;
+        try {
+          value = env.compileValue(source, escape !== undefined);
+        } catch (error) {
+          fail(error, part);
+        }
+        return value ? new ValueLeaf(value) : new TextLeaf(tryCompile(source, escape !== undefined, part));
+      });
       return {
         format,
         location,
         render(scope) {
-          let ctx: unknown;
+          let ctx: Record<string, unknown> | undefined;
           const context = () => (ctx ??= contextOf(scope));
-          const params = renderTree(compiled, (fn) => once(fn, scope, context)) as JsonObject;
-          return withSubject({ format, params }, renderSubject(scope));
+          const params = renderTree(compiled, (leaf) => {
+            if (leaf instanceof TextLeaf) return once(leaf, leaf.fn.dataOnly, scope, () => run(leaf.fn, context(), escape ?? raw));
+            const value = once(leaf, leaf.fn.dataOnly, scope, () => {
+              try {
+                return toJson(leaf.fn(context()), leaf.fn.escaped ? escape : undefined);
+              } catch (error) {
+                return fail(error);
+              }
+            });
+            // A value shared by the call's messages is copied, so no message can change another's.
+            return value !== null && typeof value === 'object' ? structuredClone(value) : value;
+          }) as JsonObject;
+          return finish({ format, params }, scope);
         },
       };
     }
     case 'text': {
-      const escaping = location.escapeText;
-      const body = tryCompile(stringBody(), escaping !== undefined);
+      const escape = location.escapeText;
+      const body = tryCompile(stringBody(), escape !== undefined);
+      const usage = {};
       return {
         format,
         location,
         render(scope) {
-          const text = once(body, scope, () => contextOf(scope, escaping)).trim();
-          return withSubject({ format, text }, renderSubject(scope));
+          const text = once(usage, body.dataOnly, scope, () => run(body, contextOf(scope), escape ?? raw).trim());
+          return finish({ format, text }, scope);
         },
       };
     }
     default:
-      throw new TemplateError(`unknown format "${String(format)}"; use html, markdown, blocks, params or text`, location);
+      throw new TemplateError(`unknown format "${String(format)}"; use html, markdown, blocks, params or text`, where);
   }
-}
-
-function withSubject(content: RenderedContent, subject: string | undefined): RenderedContent {
-  if (subject !== undefined) content.subject = subject;
-  if (content.html !== undefined) flatten(content.html);
-  if (content.text !== undefined) flatten(content.text);
-  return content;
 }
 
 /**
@@ -236,26 +292,63 @@ function oneLine(value: string): string {
   return value.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
-type CompiledTree = RenderFn | JsonValue | CompiledTree[] | { [key: string]: CompiledTree };
+/** A `params` leaf rendered as text. */
+class TextLeaf {
+  constructor(readonly fn: RenderFn) {}
+}
+/** A `params` leaf that is exactly one expression: its value keeps its JSON type. */
+class ValueLeaf {
+  constructor(readonly fn: ValueFn) {}
+}
+type Leaf = TextLeaf | ValueLeaf;
+type CompiledTree = Leaf | JsonValue | CompiledTree[] | { [key: string]: CompiledTree };
 
-function compileTree(node: unknown, compileLeaf: (s: string) => RenderFn): CompiledTree {
-  if (typeof node === 'string') return node.includes('{{') ? compileLeaf(node) : node;
-  if (Array.isArray(node)) return node.map((n) => compileTree(n, compileLeaf));
+function compileTree(node: unknown, compileLeaf: (source: string, path: string) => Leaf, path = ''): CompiledTree {
+  if (typeof node === 'string') return node.includes('{{') ? compileLeaf(node, path || '(root)') : node;
+  if (Array.isArray(node)) return node.map((n, i) => compileTree(n, compileLeaf, `${path}[${i}]`));
   if (node && typeof node === 'object') {
     const out: Record<string, CompiledTree> = {};
-    for (const [k, v] of Object.entries(node)) out[k] = compileTree(v, compileLeaf);
+    for (const [k, v] of Object.entries(node)) out[k] = compileTree(v, compileLeaf, path ? `${path}.${k}` : k);
     return out;
   }
   return node as JsonValue;
 }
 
-function renderTree(node: CompiledTree, render: (fn: RenderFn) => string): JsonValue {
-  if (typeof node === 'function') return render(node);
+function renderTree(node: CompiledTree, render: (leaf: Leaf) => JsonValue): JsonValue {
+  if (node instanceof TextLeaf || node instanceof ValueLeaf) return render(node);
   if (Array.isArray(node)) return node.map((n) => renderTree(n, render));
   if (node && typeof node === 'object') {
     const out: JsonObject = {};
-    for (const [k, v] of Object.entries(node)) out[k] = renderTree(v, render);
+    for (const [k, v] of Object.entries(node)) out[k] = renderTree(v as CompiledTree, render);
     return out;
   }
   return node;
+}
+
+/**
+ * A typed leaf's value as JSON: strings (data included) through `escape` when given, numbers that JSON cannot
+ * hold and missing values as `null`, dates as ISO strings, plain objects and arrays element by element.
+ */
+function toJson(value: unknown, escape: Escaper | undefined): JsonValue {
+  if (value instanceof Data || typeof value === 'string') {
+    const text = String(value);
+    return escape ? escape(text) : text;
+  }
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (Array.isArray(value)) return value.map((v) => toJson(v, escape));
+  if (typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      const out: JsonObject = {};
+      for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toJson(v, escape);
+      return out;
+    }
+    // Handlebars' SafeString (trusted markup from a helper) and other objects with their own text.
+    return String(value);
+  }
+  return null;
 }

@@ -1,3 +1,5 @@
-export { compileTemplate, type CompiledTemplate, type TemplateLocation } from './compile';
-export { loadTemplatesDir, type TemplateFile } from './files';
+export type { TemplateHelper } from './_handlebars';
+export { type CompiledTemplate, type CompileOptions, compileTemplate, type RenderScope, type TemplateLocation } from './compile';
+export { loadTemplateFolder, loadTemplatesDir, type SharedTemplateFile, type TemplateFile, type TemplateFolder } from './files';
 export { parseParamsLines } from './params';
+export { createTemplateRegistry, type TemplateOptions, type TemplateRegistry, type TemplateRegistryOptions } from './registry';

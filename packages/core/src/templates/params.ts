@@ -4,12 +4,19 @@
  */
 export function parseParamsLines(source: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const line of source.split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i < 0) continue;
-    const key = line.slice(0, i).trim();
-    if (!key) continue;
-    out[key] = line.slice(i + 1).trim();
-  }
+  for (const { key, value } of paramsLines(source)) out[key] = value;
+  return out;
+}
+
+/** {@link parseParamsLines} with each entry's 1-based line number (for error messages). */
+export function paramsLines(source: string): { key: string; value: string; line: number }[] {
+  const out: { key: string; value: string; line: number }[] = [];
+  source.split(/\r?\n/).forEach((text, i) => {
+    const colon = text.indexOf(':');
+    if (colon < 0) return;
+    const key = text.slice(0, colon).trim();
+    if (!key) return;
+    out.push({ key, value: text.slice(colon + 1).trim(), line: i + 1 });
+  });
   return out;
 }
