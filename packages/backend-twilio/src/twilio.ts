@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { defineBackend, PermanentError, providerOptionsFor, TransientError, type BackendOptions } from '@herald/core';
+import { type Backend, type CommonBackendOptions, defineBackend, type HeadersLike, PermanentError, providerOptionsFor, secretsOf, TransientError } from '@herald/core';
 import twilioSdk from 'twilio';
 import { z } from 'zod';
 import { mapTwilioError } from './_errors';
@@ -46,53 +46,56 @@ function _abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 const sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`), `must be "${prefix}" followed by 32 hex digits`);
 
+/** Options of {@link twilio}. */
+export interface TwilioOptions extends CommonBackendOptions {
+  /** Account SID (`AC…`). */
+  accountSid: string;
+  /** Auth token: authenticates API calls (HTTP basic auth with the account SID) and signs status callbacks.
+   *  Redacted from every error, attempt and log line, the basic-auth header's base64 included. */
+  authToken: string;
+  /** Sender: an E.164 number or an alphanumeric sender id. Exactly one of `from` / `messagingServiceSid` is required. */
+  from?: string;
+  /** Messaging service (`MG…`) that picks the sender. */
+  messagingServiceSid?: string;
+  /** A ready twilio client (edge/region, credential provider …). Retry-After is then not read from 429 answers. */
+  client?: TwilioClient;
+  /** Transport for the client Herald builds (e.g. a `twilio.RequestClient` subclass for tests or proxies). */
+  httpClient?: RequestClient;
+  /** Most segments one message may take. @default 10 */
+  maxSegments?: number;
+  /** Over `maxSegments`: `error` fails the delivery (permanent), `truncate` cuts the body with an ellipsis. @default 'error' */
+  onTooLong?: 'error' | 'truncate';
+  /** Public URL of Herald's `/<name>/tracking` endpoint, sent as `StatusCallback` with every message. */
+  statusCallback?: string;
+  /** URL Twilio signs when it calls back, when a proxy rewrites it. @default statusCallback, else the request URL */
+  webhookUrl?: string;
+  /** API request timeout in ms. @default 30000 */
+  timeout?: number;
+}
+
 const twilioOptions = z
   .object({
-    /** Account SID (`AC…`). */
     accountSid: sid('AC'),
-    /** Auth token: authenticates API calls and signs status callbacks. Redacted from every error. */
     authToken: z.string().min(1),
-    /** Sender: an E.164 number or an alphanumeric sender id. One of `from` / `messagingServiceSid` is required. */
     from: z.string().min(1).optional(),
-    /** Messaging service (`MG…`) that picks the sender. */
     messagingServiceSid: sid('MG').optional(),
-    /** A ready twilio client (edge/region, credential provider …). Retry-After is then not read from 429 answers. */
     client: z.custom<TwilioClient>((v) => typeof v === 'object' && v !== null && 'messages' in v).optional(),
-    /** Transport for the client Herald builds (e.g. a `twilio.RequestClient` subclass for tests or proxies). */
     httpClient: z.custom<RequestClient>((v) => typeof v === 'object' && v !== null && 'request' in v).optional(),
-    /** Most segments one message may take. @default 10 */
     maxSegments: z.number().int().positive().default(10),
-    /** Over `maxSegments`: `error` fails the delivery (permanent), `truncate` cuts the body with an ellipsis. @default 'error' */
     onTooLong: z.enum(['error', 'truncate']).default('error'),
-    /** Public URL of Herald's `/<name>/tracking` endpoint, sent as `StatusCallback` with every message. */
     statusCallback: z.url().optional(),
-    /** URL Twilio signs when it calls back, when a proxy rewrites it. @default statusCallback, else the request URL */
     webhookUrl: z.url().optional(),
-    /** API request timeout in ms. @default 30000 */
     timeout: z.number().int().positive().default(30_000),
   })
   .refine((o) => Boolean(o.from) !== Boolean(o.messagingServiceSid), {
     message: 'set exactly one of `from` or `messagingServiceSid`',
     path: ['from'],
-  });
+  }) satisfies z.ZodType<unknown, Omit<TwilioOptions, keyof CommonBackendOptions>>;
 
-/** Options of {@link twilio}. */
-export type TwilioOptions = BackendOptions<typeof twilioOptions>;
+/** Twilio status callbacks are form posts; any other body is not one, whatever its signature says. */
+const FORM = 'application/x-www-form-urlencoded';
 
-/**
- * Twilio SMS backend (official `twilio` SDK). Sends `text` templates to E.164 numbers, reports the segment count,
- * maps Twilio's error codes, and verifies signed status callbacks at `/<name>/tracking`.
- *
- * @example
- * ```ts
- * import { twilio } from '@herald/backend-twilio';
- * const sms = twilio({
- *   accountSid: process.env.TWILIO_ACCOUNT_SID!, authToken: process.env.TWILIO_AUTH_TOKEN!,
- *   from: '+14155550100', statusCallback: 'https://app.example.org/herald/twilio/tracking',
- * });
- * ```
- */
-export const twilio = defineBackend({
+const _twilio = defineBackend({
   name: 'twilio',
   package: '@herald/backend-twilio',
   protocol: 'sms',
@@ -102,10 +105,10 @@ export const twilio = defineBackend({
     providerOptions: true,
     tracking: ['queued', 'sent', 'delivered', 'opened', 'bounced', 'rejected', 'failed', 'unsubscribed'],
   },
-  secrets: (o) => [o.authToken],
-  setup(o, { name }) {
+  // The SDK authenticates with basic auth: a provider echoing the Authorization header echoes base64(sid:token).
+  secrets: (o) => secretsOf([o.authToken], { basicAuth: [[o.accountSid, o.authToken]] }),
+  setup(o, { name, secrets }) {
     const client = o.client ?? twilioSdk(o.accountSid, o.authToken, { httpClient: new _CapturingClient(o.httpClient, o.timeout) });
-    const secrets = [o.authToken];
     return {
       async send(message, ctx) {
         let body = message.content.text ?? '';
@@ -137,13 +140,14 @@ export const twilio = defineBackend({
           };
         } catch (error) {
           if (ctx.signal.aborted) throw new TransientError('send aborted before Twilio answered', { backend: name });
-          const retryAfter = slot.headers?.['retry-after'];
-          throw mapTwilioError(error, name, secrets, typeof retryAfter === 'string' ? retryAfter : undefined);
+          throw mapTwilioError(error, name, secrets, slot.headers as HeadersLike | undefined);
         }
       },
       webhooks: {
         tracking: {
           verify(request) {
+            const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+            if (type !== FORM) return { ok: false, status: 400, reason: `a Twilio status callback is ${FORM}, not ${type || 'a body without a content type'}` };
             const signature = request.headers.get('x-twilio-signature');
             if (!signature) return { ok: false, status: 401, reason: 'missing X-Twilio-Signature header' };
             const url = o.webhookUrl ?? o.statusCallback ?? request.url.href;
@@ -157,3 +161,20 @@ export const twilio = defineBackend({
     };
   },
 });
+
+/**
+ * Twilio SMS backend (official `twilio` SDK). Sends `text` templates to E.164 numbers, reports the segment count,
+ * maps Twilio's error codes, and verifies signed status callbacks at `/<name>/tracking`.
+ *
+ * @example
+ * ```ts
+ * import { twilio } from '@herald/backend-twilio';
+ * const sms = twilio({
+ *   accountSid: process.env.TWILIO_ACCOUNT_SID!, authToken: process.env.TWILIO_AUTH_TOKEN!,
+ *   from: '+14155550100', statusCallback: 'https://app.example.org/herald/twilio/tracking',
+ * });
+ * ```
+ */
+export function twilio(options: TwilioOptions): Backend<'sms'> {
+  return _twilio(options);
+}

@@ -95,6 +95,26 @@ describe('twilio end to end (notify → drain → status callback)', () => {
     expect(await herald.suppressions.check('sms', '+14155550125')).not.toBeNull();
   });
 
+  // Regression: a signed JSON or multipart body was accepted and its event stored.
+  it('answers 400 to a signed status callback that is not form-encoded, and stores nothing', async () => {
+    answer = created;
+    const { deliveries } = await herald.notify(shipped, { orderId: 'A-11' }, [{ contacts: [{ protocol: 'sms', address: '+14155550126' }] }]);
+    await herald.drain();
+    const sent = (await herald.deliveries.get(deliveries[0]!.id))!;
+    const params = { MessageSid: sent.providerMessageId!, MessageStatus: 'delivered', To: '+14155550126' };
+    const signature = twilioSignature(AUTH_TOKEN, CALLBACK, params);
+    const bodies: [string, string][] = [
+      ['application/json', JSON.stringify(params)],
+      ['multipart/form-data; boundary=b', `--b\r\nContent-Disposition: form-data; name="MessageSid"\r\n\r\n${params.MessageSid}\r\n--b--\r\n`],
+    ];
+    for (const [type, body] of bodies) {
+      const res = await herald.webhooks.handle(new Request(CALLBACK, { method: 'POST', headers: { 'content-type': type, 'x-twilio-signature': signature }, body }));
+      expect(res.status, type).toBe(400);
+    }
+    expect(await herald.deliveries.events(sent.id)).toEqual([]);
+    expect((await herald.deliveries.get(sent.id))!.status).toBe('sent');
+  });
+
   it('rejects an email address in an sms contact at notify()', async () => {
     const err = await herald.notify(shipped, { orderId: 'A-10' }, [{ contacts: [{ protocol: 'sms', address: 'ada@example.org' }] }]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);

@@ -1,7 +1,8 @@
 import { ConfigError, PermanentError, TransientError, type WebhookRequest } from '@herald/core';
+import twilioSdk from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
-import { twilio, twilioSignature } from '../src';
-import { type LoopbackAnswer as Answer, loopback, type RecordedRequest } from '@herald/core/testing';
+import { twilio, twilioSignature, verifyTwilioSignature } from '../src';
+import { type LoopbackAnswer as Answer, loopback, type RecordedRequest, secretLeaks, traceDelivery } from '@herald/core/testing';
 import { ACCOUNT_SID, AUTH_TOKEN, LoopbackRequestClient, sendContext, smsMessage } from './_fixtures';
 
 const closers: (() => Promise<void>)[] = [];
@@ -141,6 +142,43 @@ describe('twilio wire format', () => {
     expect(err.message).toContain('[redacted]');
   });
 
+  // Regression: the base64 of AccountSid:authToken was stored when a provider echoed the Authorization header.
+  it('a provider echoing the Authorization header leaks the credentials nowhere (lastError, attempts, events, logs)', async () => {
+    const echo = (req: RecordedRequest): Answer => ({
+      status: 401,
+      headers: { 'content-type': 'application/json', 'www-authenticate': String(req.headers.authorization) },
+      body: JSON.stringify({ code: 20003, message: `Authenticate: refused ${String(req.headers.authorization)}`, more_info: String(req.headers.authorization), status: 401 }),
+    });
+    const { server, backend } = await setup(echo);
+    const trace = await traceDelivery(backend, '+14155550123', { format: 'text', body: 'Hi {{name}}' });
+    expect(server.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`);
+    expect(trace.delivery).toMatchObject({ status: 'failed', lastError: expect.stringContaining('Basic [redacted]') });
+    expect(trace.attempts[0]!.response).toMatchObject({ status: 401, code: 20003 });
+    expect(secretLeaks(trace, [AUTH_TOKEN, `${ACCOUNT_SID}:${AUTH_TOKEN}`])).toEqual([]);
+  });
+
+  it('classifies refusals by what they are about (provider, recipient, content)', async () => {
+    const cases: [number, number, 'provider' | 'recipient' | 'content' | undefined, boolean][] = [
+      [401, 20003, 'provider', false],
+      [403, 20005, 'provider', false],
+      [400, 21408, 'provider', false],
+      [400, 21606, 'provider', false],
+      [400, 21211, 'recipient', false],
+      [400, 21612, 'recipient', false],
+      [400, 21610, 'recipient', false],
+      [400, 21617, 'content', false],
+      [429, 20429, 'provider', true],
+      [400, 21611, 'provider', true],
+      [503, 20500, 'provider', true],
+    ];
+    for (const [status, code, scope, transient] of cases) {
+      const { backend } = await setup(() => errorAnswer(status, code, 'refused'));
+      const err = (await backend.send(smsMessage('x'), sendContext()).catch((e: unknown) => e)) as PermanentError;
+      expect(err, `${code}`).toBeInstanceOf(transient ? TransientError : PermanentError);
+      expect(err.scope, `${code}`).toBe(scope);
+    }
+  });
+
   it('maps a refused connection to transient', async () => {
     const server = await loopback(created);
     await server.close();
@@ -188,6 +226,43 @@ describe('twilio status callback', () => {
   it('accepts a valid signature over the public URL even when the request URL was rewritten', async () => {
     const signature = twilioSignature(AUTH_TOKEN, publicUrl, params);
     expect(await tracking.verify(webhookRequest('http://10.0.0.7:3000/herald/twilio/tracking', params, signature))).toEqual({ ok: true });
+  });
+
+  // Regression: a signed JSON or multipart body was accepted and stored as a status callback.
+  it('answers 400 to a body that is not application/x-www-form-urlencoded, signed or not', async () => {
+    const signature = twilioSignature(AUTH_TOKEN, publicUrl, params);
+    for (const type of ['application/json', 'multipart/form-data; boundary=x', 'text/plain', null]) {
+      const request = webhookRequest(publicUrl, params, signature);
+      if (type) request.headers.set('content-type', type);
+      else request.headers.delete('content-type');
+      expect(await tracking.verify(request), String(type)).toMatchObject({ ok: false, status: 400 });
+    }
+    const charset = webhookRequest(publicUrl, params, signature);
+    charset.headers.set('content-type', 'application/x-www-form-urlencoded; charset=utf-8');
+    expect(await tracking.verify(charset)).toEqual({ ok: true });
+  });
+
+  it("accepts what Twilio's own validateRequest accepts: the URL with or without its default port", async () => {
+    for (const [configured, signed] of [
+      ['https://app.example.org/herald/twilio/tracking', 'https://app.example.org:443/herald/twilio/tracking'],
+      ['https://app.example.org:443/herald/twilio/tracking', 'https://app.example.org/herald/twilio/tracking'],
+      ['http://app.example.org/t?x=1', 'http://app.example.org:80/t?x=1'],
+    ] as const) {
+      const signature = twilioSdk.getExpectedTwilioSignature(AUTH_TOKEN, signed, params);
+      expect(twilioSdk.validateRequest(AUTH_TOKEN, signature, configured, params)).toBe(true);
+      const b = twilio({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, from: '+14155550100', webhookUrl: configured });
+      expect(await b.webhooks!.tracking!.verify(webhookRequest(configured, params, signature)), `${configured} ← ${signed}`).toEqual({ ok: true });
+    }
+  });
+
+  it("signs repeated parameters in Twilio's documented order (names sorted, each name's values sorted)", () => {
+    const form = new URLSearchParams([['To', '+14155550123'], ['MediaUrl', 'https://b.example/2'], ['MediaUrl', 'https://a.example/1'], ['Body', 'hi'], ['MediaUrl', 'https://a.example/1']]);
+    const url = 'https://app.example.org/herald/twilio/tracking';
+    const official = twilioSdk.getExpectedTwilioSignature(AUTH_TOKEN, url, { To: '+14155550123', MediaUrl: ['https://b.example/2', 'https://a.example/1', 'https://a.example/1'], Body: 'hi' });
+    expect(twilioSignature(AUTH_TOKEN, url, form)).toBe(official);
+    expect(twilioSignature(AUTH_TOKEN, url, { To: '+14155550123', MediaUrl: ['https://a.example/1', 'https://b.example/2'], Body: 'hi' })).toBe(official);
+    expect(verifyTwilioSignature(AUTH_TOKEN, official, url, form)).toBe(true);
+    expect(twilioSdk.validateRequest(AUTH_TOKEN, official, url, { To: '+14155550123', MediaUrl: ['https://a.example/1', 'https://b.example/2'], Body: 'hi' })).toBe(true);
   });
 
   it('refuses a forged or missing signature', async () => {
