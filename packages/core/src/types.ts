@@ -315,7 +315,10 @@ export interface NewDelivery {
 }
 
 export interface EnqueueOptions {
-  /** A store-specific transaction handle (e.g. a pg client inside BEGIN): enqueue joins it. */
+  /**
+   * A store-specific transaction handle (e.g. a pg client inside BEGIN): enqueue joins it. A store that cannot
+   * join it throws `ConfigError`.
+   */
   transaction?: unknown;
 }
 
@@ -387,20 +390,56 @@ export interface DeliveryCounts {
   [status: string]: number;
 }
 
+/** The `error` of the attempt-log entry a store writes when it reclaims an expired lease (outcome `abandoned`). */
+export const ABANDONED_ATTEMPT_ERROR = 'lease expired before the worker recorded an outcome; the send may have reached the provider';
+
 /**
- * The persistence contract. Every store passes the shared conformance suite
- * (`testStore` from `@herald/core/testing`).
+ * Lifecycle of a store: its name, its schema, retention and shutdown. Core owns the order: it awaits
+ * `migrate()` once before the first use of any other method; a store never migrates implicitly.
  */
-export interface Store {
+export interface StoreLifecycle {
   readonly name: string;
-  /** Create or upgrade the schema. Idempotent; safe to run concurrently. */
+  /** Create or upgrade the schema. Idempotent; safe to run concurrently (from many processes, too). */
   migrate(): Promise<void>;
-  /** Insert every row atomically (all or none), applying the dedupe check inside the same transaction. */
+  /**
+   * Retention, in batches: delete finished deliveries last updated before `olderThan` with their attempts and
+   * events, then tracking events that matched no delivery and inbound events received before `olderThan`
+   * (nothing else would ever delete those). Events of deliveries that are kept stay. Returns the number of
+   * deliveries deleted.
+   */
+  prune(options: { olderThan: Date; batchSize?: number }): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The work queue: deliveries in, leases out, outcomes back. The worker's hot path. */
+export interface QueueStore {
+  /**
+   * Insert every row atomically (all or none), applying the dedupe check inside the same transaction.
+   * `dedupeAddress` arrives normalized (core normalizes); the store compares it as given. With
+   * `{ transaction }` a store that can join the caller's transaction (a pg client inside `BEGIN`) does so; a
+   * store that cannot must throw `ConfigError`, never ignore the handle.
+   */
   enqueue(rows: readonly NewDelivery[], options?: EnqueueOptions): Promise<EnqueueResult>;
-  /** Claim due deliveries (`queued`/`retrying` with `nextAttemptAt <= now`, or `sending` whose lease expired):
-   *  set `sending`, the lease, and `attempts + 1`. Never hands one delivery to two live leases. */
+  /**
+   * Optional synchronous {@link enqueue}, for stores whose driver runs transactions synchronously
+   * (better-sqlite3): it runs inside whatever transaction is active on the store's connection (a savepoint in
+   * the caller's `db.transaction(...)`), so the rows commit or roll back with the caller's own writes. Core's
+   * `herald.prepare(...)` → `prepared.enqueue(db)` calls it. `transaction`, when given, must be the store's own
+   * connection (`ConfigError` otherwise).
+   */
+  enqueueSync?(rows: readonly NewDelivery[], options?: EnqueueOptions): EnqueueResult;
+  /**
+   * Claim due deliveries (`queued`/`retrying` with `nextAttemptAt <= now`, or `sending` whose lease expired):
+   * set `sending`, the lease, and `attempts + 1`. Never hands one delivery to two live leases. Reclaiming an
+   * expired lease records the lost attempt in the same transaction: an attempt-log entry with the dead lease's
+   * attempt number, owner (`workerId`), claim time (`startedAt`), the delivery's backend and outcome `abandoned`.
+   */
   claim(options: ClaimOptions): Promise<Delivery[]>;
-  /** Record an attempt and move the delivery on. Returns false (and changes nothing) if `owner` no longer holds the lease. */
+  /**
+   * Record an attempt and move the delivery on, in one write. Returns false (and changes nothing) if `owner` no
+   * longer holds the lease. A `retrying` outcome with `failover` also sets the delivery's `backend`, stored
+   * message and `maxAttempts` from it (claims then filter by the new backend); `expiresAt` stays.
+   */
   finish(id: string, owner: string, outcome: AttemptOutcome): Promise<boolean>;
   /**
    * Optional: record several attempts in one write (one transaction), with `finish`'s semantics per item.
@@ -411,33 +450,8 @@ export interface Store {
   release(ids: readonly string[], owner: string): Promise<void>;
   /** Put a `failed` (or any finished) delivery back in the queue with a fresh attempt budget. */
   requeue(id: string, options: { now: Date; expiresAt: Date | null; maxAttempts: number }): Promise<Delivery | null>;
-  get(id: string): Promise<Delivery | null>;
-  list(filter?: DeliveryFilter): Promise<Delivery[]>;
-  count(filter?: Omit<DeliveryFilter, 'status' | 'limit' | 'before'>): Promise<DeliveryCounts>;
-  attempts(deliveryId: string): Promise<Attempt[]>;
   /** Earliest `nextAttemptAt` of any queued/retrying delivery, or the earliest lease expiry; null when idle. */
   nextDueAt(): Promise<Date | null>;
-  /** Store a tracking event (idempotent by backend + eventId), find its delivery by provider message id,
-   *  and move the delivery's status forward (never backward). */
-  recordEvent(backend: string, event: TrackingEvent, options: { now: Date; status: DeliveryStatus | null }): Promise<RecordEventResult>;
-  /** Remove a stored event so a provider retry is processed again (used when a listener failed). Status changes stay. */
-  forgetEvent(backend: string, eventId: string): Promise<void>;
-  events(deliveryId: string): Promise<StoredTrackingEvent[]>;
-  /** Store an inbound event; false when already stored (replay). */
-  recordInbound(backend: string, event: InboundEvent, now: Date): Promise<boolean>;
-  /** Remove a stored inbound event so a provider retry is processed again (an `inbound` listener failed).
-   *  Optional for compatibility; without it a failed inbound listener is not re-run on the provider's retry. */
-  forgetInbound?(backend: string, eventId: string): Promise<void>;
-  findByProviderMessageId(backend: string, messageId: string): Promise<Delivery | null>;
-  /** Opt-out categories per preference key (a recipient id or an address). */
-  getOptOuts(keys: readonly string[]): Promise<Map<string, string[]>>;
-  setOptOuts(key: string, categories: readonly string[]): Promise<void>;
-  suppress(entry: Omit<Suppression, 'createdAt'> & { createdAt?: Date }): Promise<void>;
-  unsuppress(protocol: Protocol, address: string): Promise<boolean>;
-  /** Which of these normalized addresses are suppressed. */
-  suppressed(protocol: Protocol, addresses: readonly string[]): Promise<Map<string, Suppression>>;
-  /** Delete finished deliveries (and their attempts and events) last updated before `olderThan`, in batches. Returns the count. */
-  prune(options: { olderThan: Date; batchSize?: number }): Promise<number>;
   /**
    * Optional shared rate limit: reserve one send slot for `key` at `perSecond`; returns how many ms the caller
    * must wait before sending (0 = now). Stores shared by many processes make the limit hold across them.
@@ -445,8 +459,60 @@ export interface Store {
   reserveRate?(key: string, perSecond: number, now: Date): Promise<number>;
   /** Optional wake-up: call `listener` when new work may be due (in-process event, LISTEN/NOTIFY…). */
   subscribe?(listener: () => void): () => void;
-  close(): Promise<void>;
 }
+
+/** Reading deliveries and their attempt log (API, dashboard, webhook matching). */
+export interface DeliveryLog {
+  get(id: string): Promise<Delivery | null>;
+  list(filter?: DeliveryFilter): Promise<Delivery[]>;
+  count(filter?: Omit<DeliveryFilter, 'status' | 'limit' | 'before'>): Promise<DeliveryCounts>;
+  /** The attempt log of a delivery, oldest first (abandoned attempts included). */
+  attempts(deliveryId: string): Promise<Attempt[]>;
+  /** The newest delivery of `backend` with this provider message id. */
+  findByProviderMessageId(backend: string, messageId: string): Promise<Delivery | null>;
+}
+
+/** Tracking and inbound events, idempotent by `(backend, eventId)`. */
+export interface EventLog {
+  /**
+   * Store a tracking event (idempotent by backend + eventId), find its delivery by provider message id, and move
+   * the delivery's status forward (never backward: `canAdvance`) — one transaction. The result carries the
+   * status before the event (`previousStatus`), so the webhook layer needs no read of its own.
+   */
+  recordEvent(backend: string, event: TrackingEvent, options: { now: Date; status: DeliveryStatus | null }): Promise<RecordEventResult>;
+  /** Remove a stored event so a provider retry is processed again (used when a listener failed). Status changes stay. */
+  forgetEvent(backend: string, eventId: string): Promise<void>;
+  /** Events of a delivery, by `receivedAt`. */
+  events(deliveryId: string): Promise<StoredTrackingEvent[]>;
+  /** Store an inbound event; false when already stored (replay). */
+  recordInbound(backend: string, event: InboundEvent, now: Date): Promise<boolean>;
+  /** Remove a stored inbound event so a provider retry is processed again (an `inbound` listener failed). */
+  forgetInbound(backend: string, eventId: string): Promise<void>;
+}
+
+/**
+ * Preferences and the suppression list. Addresses arrive normalized (core runs `normalizeAddress` once); a store
+ * compares and stores them exactly as given and never normalizes again.
+ */
+export interface Audience {
+  /** Opt-out categories per preference key (a recipient id or a normalized address). */
+  getOptOuts(keys: readonly string[]): Promise<Map<string, string[]>>;
+  setOptOuts(key: string, categories: readonly string[]): Promise<void>;
+  /** Add or replace the entry for `(protocol, address)`. */
+  suppress(entry: Omit<Suppression, 'createdAt'> & { createdAt?: Date }): Promise<void>;
+  /** True when an entry was removed. */
+  unsuppress(protocol: Protocol, address: string): Promise<boolean>;
+  /** Which of these (normalized) addresses are suppressed, keyed by the address as given. */
+  suppressed(protocol: Protocol, addresses: readonly string[]): Promise<Map<string, Suppression>>;
+}
+
+/**
+ * The persistence contract, in four named parts plus lifecycle: {@link QueueStore} (the worker's hot path),
+ * {@link DeliveryLog}, {@link EventLog} and {@link Audience}. A store stores; core owns every policy decision
+ * (address normalization, status rules, retention cut-offs, migration order). Every store passes the shared
+ * conformance suite (`testStore` from `@herald/core/testing/vitest`), grouped in the same parts.
+ */
+export interface Store extends StoreLifecycle, QueueStore, DeliveryLog, EventLog, Audience {}
 
 // ───────────────────────── backend contract ─────────────────────────
 

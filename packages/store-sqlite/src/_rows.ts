@@ -14,7 +14,8 @@ import type {
 
 /**
  * A `herald_deliveries` row joined with its `herald_messages` row, as better-sqlite3 returns it. Times are epoch
- * milliseconds.
+ * milliseconds. (SQLite returns neither Dates nor JSON, so rows go through the mappers below; the PostgreSQL store
+ * aliases its columns instead.)
  */
 export interface DeliveryRow {
   id: string;
@@ -41,6 +42,7 @@ export interface DeliveryRow {
   lease_owner: string | null;
   lease_until: number | null;
   sent_at: number | null;
+  claimed_at: number | null;
 }
 
 export interface AttemptRow {
@@ -49,6 +51,7 @@ export interface AttemptRow {
   started_at: number;
   duration_ms: number;
   outcome: string;
+  backend: string | null;
   request: string | null;
   response: string | null;
   error: string | null;
@@ -143,6 +146,7 @@ export function toAttempt(row: AttemptRow): Attempt {
     startedAt: new Date(row.started_at),
     durationMs: row.duration_ms,
     outcome: row.outcome as Attempt['outcome'],
+    backend: row.backend,
     request: parse<JsonObject>(row.request),
     response: parse<JsonValue>(row.response),
     error: row.error,

@@ -131,7 +131,30 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ALTER TABLE herald_deliveries DROP COLUMN message;
     `,
   },
+  {
+    version: 3,
+    name: 'attempt backend, claim time',
+    // Failover moves a delivery between backends, so each attempt records the backend that made it (every attempt
+    // before this version was made by its delivery's backend). claimed_at is when the current lease started: a
+    // reclaimed lease logs its lost attempt as started then (outcome 'abandoned').
+    sql: `
+      ALTER TABLE herald_attempts ADD COLUMN backend TEXT;
+      UPDATE herald_attempts SET backend = (SELECT d.backend FROM herald_deliveries d WHERE d.id = herald_attempts.delivery_id);
+      ALTER TABLE herald_deliveries ADD COLUMN claimed_at INTEGER;
+      UPDATE herald_deliveries SET claimed_at = updated_at WHERE status = 'sending';
+    `,
+  },
 ];
+
+/** The schema version this package writes; other methods refuse a database that is not there yet. */
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The schema version of `db` (0 when Herald never migrated it). Reads only. */
+export function schemaVersion(db: BetterSqlite3.Database): number {
+  const table = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'herald_migrations'").get();
+  if (!table?.n) return 0;
+  return db.prepare<[], { v: number | null }>('SELECT MAX(version) AS v FROM herald_migrations').get()?.v ?? 0;
+}
 
 /** Bring the schema to the latest version. Returns the versions it applied. */
 export function migrateDatabase(db: BetterSqlite3.Database): number[] {
@@ -141,12 +164,10 @@ export function migrateDatabase(db: BetterSqlite3.Database): number[] {
       name TEXT NOT NULL,
       applied_at INTEGER NOT NULL
     )`);
-    const row = db.prepare<[], { v: number | null }>('SELECT MAX(version) AS v FROM herald_migrations').get();
-    const current = row?.v ?? 0;
-    const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-    if (current > latest) {
+    const current = schemaVersion(db);
+    if (current > LATEST_VERSION) {
       throw new ConfigError(
-        `the database schema is at version ${current}, newer than this @herald/store-sqlite knows (${latest}); upgrade the package`,
+        `the database schema is at version ${current}, newer than this @herald/store-sqlite knows (${LATEST_VERSION}); upgrade the package`,
       );
     }
     const applied: number[] = [];

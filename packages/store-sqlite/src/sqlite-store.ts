@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import {
   type AttemptOutcome,
   type ClaimOptions,
@@ -7,12 +9,10 @@ import {
   type DeliveryCounts,
   type DeliveryFilter,
   type DeliveryStatus,
+  type EnqueueOptions,
   type EnqueueResult,
-  FINISHED_STATUSES,
   type InboundEvent,
   type NewDelivery,
-  normalizeAddress,
-  type Protocol,
   type RecordEventResult,
   type Store,
   type Suppression,
@@ -20,40 +20,45 @@ import {
   ValidationError,
 } from '@herald/core';
 import Database from 'better-sqlite3';
-import {
-  type AttemptRow,
-  DELIVERY_COLUMNS,
-  type DeliveryRow,
-  type EventRow,
-  json,
-  ms,
-  parse,
-  toAttempt,
-  toDelivery,
-  toDeliveryFromValues,
-  toEvent,
-} from './_rows';
 import { type Checkpointer, startCheckpointer } from './_checkpointer';
-import { migrateDatabase } from './_schema';
+import { rejectUnknownKeys } from './_options';
+import { type DeliveryRow, json, ms, parse, toAttempt, toDelivery, toDeliveryFromValues, toEvent } from './_rows';
+import { LATEST_VERSION, migrateDatabase, schemaVersion } from './_schema';
+import {
+  ATTEMPT_INSERT_COLUMNS,
+  ATTEMPT_WIDTH,
+  DELIVERY_INSERT_COLUMNS,
+  DELIVERY_INSERT_WIDTH,
+  INSERT_CHUNK,
+  type Params,
+  prepareAll,
+  SELECT_DELIVERY,
+  type Statements,
+} from './_sql';
 
 /**
- * Options of {@link sqliteStore}. Give `path` or `database`.
+ * Options of {@link sqliteStore}. Give exactly one of `path` or `database`.
  *
  * @example
  * ```ts
+ * import type { SqliteStoreOptions } from '@herald/store-sqlite';
+ *
  * const options: SqliteStoreOptions = { path: '/var/lib/app/herald.db', busyTimeoutMs: 10_000, synchronous: 'FULL' };
  * ```
  */
 export interface SqliteStoreOptions {
   /**
-   * Database file, created if missing. Many processes on one machine may share it; use `@herald/store-postgres`
-   * for workers on several machines (SQLite's locking needs one local file system).
+   * Database file, created if missing (its folder must exist). Many processes on one machine may share it; use
+   * `@herald/store-postgres` for workers on several machines (SQLite's locking needs one local file system).
    * `':memory:'` gives a private, non-durable database (tests).
    */
   path?: string;
   /**
-   * An open better-sqlite3 connection to use instead of opening `path` (to share the file with your own tables).
-   * Herald's tables are prefixed `herald_`. The store sets the pragmas below on it but never closes it.
+   * Your application's own open better-sqlite3 connection, instead of `path`: Herald's tables (prefixed `herald_`)
+   * live beside yours, and `store.enqueueSync(rows)` — what `herald.prepare(...)` → `prepared.enqueue(db)` calls —
+   * runs inside your `db.transaction(...)`, so a notification commits or rolls back with your own write. The
+   * store never closes this connection and sets on it only the pragmas you pass here (`busyTimeoutMs`,
+   * `synchronous`); it starts its checkpointer thread only with `checkpoint: 'background'`.
    */
   database?: Database.Database;
   /**
@@ -64,16 +69,16 @@ export interface SqliteStoreOptions {
   /**
    * `PRAGMA synchronous`. `NORMAL` in WAL mode never corrupts the database; a power loss (not a process crash)
    * may roll back the last transactions. `FULL` syncs every commit.
-   * @default 'NORMAL'
+   * @default 'NORMAL' (with `database`: left as your connection has it)
    */
   synchronous?: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
   /**
    * Who copies committed WAL frames back into the database file. `'background'`: a thread of the store's own,
    * with its own connection, every 250 ms and after large writes, so a big `notify()` or a busy worker never
    * stalls the event loop on it (SQLite still checkpoints inline if the WAL ever passes 10,000 pages, ~40 MB).
-   * `'inline'`: SQLite's default, inside the commit that crosses 1,000 pages. Connections passed as `database`
-   * and `':memory:'` are always left to SQLite.
-   * @default 'background'
+   * `'inline'`: SQLite's default, inside the commit that crosses 1,000 pages. `':memory:'` is always left to
+   * SQLite.
+   * @default 'background' for `path`, 'inline' for `database`
    */
   checkpoint?: 'background' | 'inline';
   /**
@@ -83,172 +88,76 @@ export interface SqliteStoreOptions {
   name?: string;
 }
 
-type Params = (string | number | null)[];
+const OPTION_KEYS: readonly (keyof SqliteStoreOptions)[] = ['path', 'database', 'busyTimeoutMs', 'synchronous', 'checkpoint', 'name'];
+const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
 
-const FINISHED_SQL = FINISHED_STATUSES.map((status) => `'${status}'`).join(', ');
-const ACTIVE_SQL = `status IN ('queued', 'retrying', 'sending')`;
-
-/** The columns `deliveryValues` fills, in order. */
-const DELIVERY_INSERT_COLUMNS = `id, batch_id, notification, category, recipient_id, protocol, address, backend, status, skip_reason,
-  dedupe_key, dedupe_address, attempts, max_attempts, created_at, updated_at, next_attempt_at, expires_at`;
-const DELIVERY_INSERT_WIDTH = 18;
-const INSERT_DELIVERY = `INSERT INTO herald_deliveries (${DELIVERY_INSERT_COLUMNS}) VALUES (${Array(DELIVERY_INSERT_WIDTH).fill('?').join(', ')})`;
-const INSERT_MESSAGE = 'INSERT INTO herald_messages (delivery_id, message) VALUES (?, ?)';
-/** Rows per multi-row INSERT at enqueue (18 values each, well under SQLite's 32,766 bound parameters). */
-const INSERT_CHUNK = 64;
-
-function deliveryValues(row: NewDelivery, status: string, skipReason: string | null, createdAt: number, nextAttemptAt: number | null): Params {
-  return [
-    row.id,
-    row.batchId,
-    row.notification,
-    row.category,
-    row.recipientId,
-    row.protocol,
-    row.address,
-    row.backend,
-    status,
-    skipReason,
-    row.dedupeKey,
-    row.dedupeAddress,
-    0,
-    row.maxAttempts,
-    createdAt,
-    createdAt,
-    nextAttemptAt,
-    row.expiresAt === null ? null : row.expiresAt.getTime(),
-  ];
+function isDatabase(value: unknown): value is Database.Database {
+  const db = value as Partial<Database.Database> | null;
+  return typeof db === 'object' && db !== null && typeof db.prepare === 'function' && typeof db.transaction === 'function' && typeof db.pragma === 'function';
 }
 
-/** A delivery with its message (the message lives apart, see migration 2). */
-const SELECT_DELIVERY = 'SELECT d.*, m.message AS message FROM herald_deliveries d LEFT JOIN herald_messages m ON m.delivery_id = d.id';
-const SELECT_MESSAGES = 'SELECT delivery_id, message FROM herald_messages WHERE delivery_id IN (SELECT value FROM json_each(?))';
-
-const DEDUPE_HIT = `SELECT 1 AS hit FROM herald_deliveries
-  WHERE dedupe_key = ? AND dedupe_address IS ? AND created_at >= ? AND status NOT IN ('failed', 'skipped') LIMIT 1`;
-
-const SELECT_DUE = `SELECT id FROM herald_deliveries WHERE ${ACTIVE_SQL} AND next_attempt_at <= ?
-  ORDER BY next_attempt_at, id LIMIT ?`;
-const SELECT_DUE_FOR_BACKENDS = `SELECT id FROM herald_deliveries WHERE ${ACTIVE_SQL} AND next_attempt_at <= ?
-  AND backend IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_at, id LIMIT ?`;
-const LEASE = `UPDATE herald_deliveries
-  SET status = 'sending', lease_owner = ?, lease_until = ?, next_attempt_at = ?, attempts = attempts + 1, updated_at = ?
-  WHERE id IN (SELECT value FROM json_each(?)) RETURNING ${DELIVERY_COLUMNS.join(', ')}`;
-
-const HOLDS_LEASE = `WHERE id = ? AND status = 'sending' AND lease_owner = ?`;
-const FINISH_SENT = `UPDATE herald_deliveries SET status = 'sent', provider_message_id = ?, sent_at = ?, last_error = NULL,
-  next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ? ${HOLDS_LEASE}`;
-const FINISH_RETRYING = `UPDATE herald_deliveries SET status = 'retrying', last_error = ?, next_attempt_at = ?,
-  lease_owner = NULL, lease_until = NULL, updated_at = ? ${HOLDS_LEASE}`;
-const FINISH_FAILED = `UPDATE herald_deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL,
-  lease_owner = NULL, lease_until = NULL, updated_at = ? ${HOLDS_LEASE}`;
-const ATTEMPT_INSERT_COLUMNS = 'delivery_id, attempt, started_at, duration_ms, outcome, request, response, error, worker_id';
-const ATTEMPT_WIDTH = 9;
-const INSERT_ATTEMPT = `INSERT INTO herald_attempts (${ATTEMPT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-
-// Every right-hand side of an UPDATE sees the old row, so `attempts > 1` means "attempts - 1 > 0".
-const RELEASE = `UPDATE herald_deliveries SET attempts = MAX(attempts - 1, 0),
-  status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END,
-  lease_owner = NULL, lease_until = NULL, next_attempt_at = ?, updated_at = ? ${HOLDS_LEASE}`;
-const REQUEUE = `UPDATE herald_deliveries SET status = 'queued', skip_reason = NULL, attempts = 0, max_attempts = ?,
-  expires_at = ?, next_attempt_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
-  WHERE id = ? AND status <> 'sending' RETURNING *`;
-
-const INSERT_EVENT = `INSERT INTO herald_events (backend, event_id, delivery_id, event_type, message_id, timestamp, recipient,
-  metadata, tags, reject_reason, description, mta_response, user_agent, click_url, raw, received_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-
-const PRUNE_SELECT = `SELECT id FROM herald_deliveries WHERE status IN (${FINISHED_SQL}) AND updated_at < ? LIMIT ?`;
-
-interface Statements {
-  insertDelivery: Database.Statement<Params>;
-  insertMessage: Database.Statement<Params>;
-  /** Raw mode: `[delivery_id, message]` pairs. */
-  messages: Database.Statement<Params, [string, string]>;
-  message: Database.Statement<Params, { message: string }>;
-  dedupeHit: Database.Statement<Params, { hit: number }>;
-  selectDue: Database.Statement<Params, { id: string }>;
-  selectDueForBackends: Database.Statement<Params, { id: string }>;
-  /** Raw mode: rows come back as arrays in {@link DELIVERY_COLUMNS} order. */
-  lease: Database.Statement<Params, unknown[]>;
-  finishSent: Database.Statement<Params>;
-  finishRetrying: Database.Statement<Params>;
-  finishFailed: Database.Statement<Params>;
-  insertAttempt: Database.Statement<Params>;
-  release: Database.Statement<Params>;
-  requeue: Database.Statement<Params, DeliveryRow>;
-  get: Database.Statement<Params, DeliveryRow>;
-  attempts: Database.Statement<Params, AttemptRow>;
-  nextDueAt: Database.Statement<Params, { t: number | null }>;
-  findEvent: Database.Statement<Params, { delivery_id: string | null }>;
-  byProviderId: Database.Statement<Params, DeliveryRow>;
-  insertEvent: Database.Statement<Params>;
-  setStatus: Database.Statement<Params>;
-  deleteEvent: Database.Statement<Params>;
-  events: Database.Statement<Params, EventRow>;
-  insertInbound: Database.Statement<Params>;
-  setOptOut: Database.Statement<Params>;
-  deleteOptOut: Database.Statement<Params>;
-  suppress: Database.Statement<Params>;
-  unsuppress: Database.Statement<Params>;
-  pruneSelect: Database.Statement<Params, { id: string }>;
-  pruneAttempts: Database.Statement<Params>;
-  pruneEvents: Database.Statement<Params>;
-  pruneDeliveries: Database.Statement<Params>;
-  pruneMessages: Database.Statement<Params>;
-  pruneOrphanEvents: Database.Statement<Params>;
-  pruneInbound: Database.Statement<Params>;
-  getRate: Database.Statement<Params, { tokens: number; updated_at: number }>;
-  setRate: Database.Statement<Params>;
+/** Validate the options at creation, so a typo or a missing folder fails at start-up, not at the first write. */
+function checkOptions(options: SqliteStoreOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigError('sqliteStore needs options: { path } (a database file, or ":memory:") or { database } (an open connection).', { field: 'path' });
+  }
+  rejectUnknownKeys('sqliteStore', options, OPTION_KEYS);
+  const hasPath = options.path !== undefined;
+  const hasDatabase = options.database !== undefined;
+  if (hasPath === hasDatabase) {
+    throw new ConfigError(
+      hasPath
+        ? 'sqliteStore takes `path` or `database`, not both: pass your open connection as `database`, or let the store open `path`.'
+        : 'sqliteStore needs `path` (a database file, or ":memory:") or `database` (your open better-sqlite3 connection).',
+      { field: 'path' },
+    );
+  }
+  if (hasDatabase && !isDatabase(options.database)) {
+    throw new ConfigError('sqliteStore `database` must be an open better-sqlite3 Database (new Database(file)).', { field: 'database' });
+  }
+  if (hasDatabase && options.database!.open === false) {
+    throw new ConfigError('sqliteStore `database` is closed; pass an open connection.', { field: 'database' });
+  }
+  if (hasPath) checkPath(options.path);
+  if (options.busyTimeoutMs !== undefined && (!Number.isInteger(options.busyTimeoutMs) || options.busyTimeoutMs < 0)) {
+    throw new ConfigError(`sqliteStore busyTimeoutMs must be a non-negative integer (milliseconds), got ${String(options.busyTimeoutMs)}.`, {
+      field: 'busyTimeoutMs',
+    });
+  }
+  if (options.synchronous !== undefined && !SYNCHRONOUS.includes(options.synchronous)) {
+    throw new ConfigError(`sqliteStore synchronous must be OFF, NORMAL, FULL or EXTRA, got ${String(options.synchronous)}.`, { field: 'synchronous' });
+  }
+  if (options.checkpoint !== undefined && options.checkpoint !== 'background' && options.checkpoint !== 'inline') {
+    throw new ConfigError(`sqliteStore checkpoint must be 'background' or 'inline', got ${String(options.checkpoint)}.`, { field: 'checkpoint' });
+  }
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) {
+    throw new ConfigError('sqliteStore name must be a non-empty string.', { field: 'name' });
+  }
 }
 
-function prepareAll(db: Database.Database): Statements {
-  const p = <R = unknown>(sql: string) => db.prepare<Params, R>(sql);
-  return {
-    insertDelivery: p(INSERT_DELIVERY),
-    insertMessage: p(INSERT_MESSAGE),
-    messages: db.prepare<Params, [string, string]>(SELECT_MESSAGES).raw(true),
-    message: p('SELECT message FROM herald_messages WHERE delivery_id = ?'),
-    dedupeHit: p(DEDUPE_HIT),
-    selectDue: p(SELECT_DUE),
-    selectDueForBackends: p(SELECT_DUE_FOR_BACKENDS),
-    lease: db.prepare<Params, unknown[]>(LEASE).raw(true),
-    finishSent: p(FINISH_SENT),
-    finishRetrying: p(FINISH_RETRYING),
-    finishFailed: p(FINISH_FAILED),
-    insertAttempt: p(INSERT_ATTEMPT),
-    release: p(RELEASE),
-    requeue: p(REQUEUE),
-    get: p(`${SELECT_DELIVERY} WHERE d.id = ?`),
-    attempts: p('SELECT * FROM herald_attempts WHERE delivery_id = ? ORDER BY seq'),
-    nextDueAt: p(`SELECT MIN(next_attempt_at) AS t FROM herald_deliveries WHERE ${ACTIVE_SQL}`),
-    findEvent: p('SELECT delivery_id FROM herald_events WHERE backend = ? AND event_id = ?'),
-    byProviderId: p(`${SELECT_DELIVERY} WHERE d.backend = ? AND d.provider_message_id = ?
-      ORDER BY d.created_at DESC, d.id DESC LIMIT 1`),
-    insertEvent: p(INSERT_EVENT),
-    setStatus: p('UPDATE herald_deliveries SET status = ?, updated_at = ? WHERE id = ?'),
-    deleteEvent: p('DELETE FROM herald_events WHERE backend = ? AND event_id = ?'),
-    events: p('SELECT * FROM herald_events WHERE delivery_id = ? ORDER BY received_at, rowid'),
-    insertInbound: p(`INSERT OR IGNORE INTO herald_inbound (backend, event_id, timestamp, message, raw, received_at)
-      VALUES (?, ?, ?, ?, ?, ?)`),
-    setOptOut: p(`INSERT INTO herald_opt_outs (key, categories, updated_at) VALUES (?, ?, ?)
-      ON CONFLICT (key) DO UPDATE SET categories = excluded.categories, updated_at = excluded.updated_at`),
-    deleteOptOut: p('DELETE FROM herald_opt_outs WHERE key = ?'),
-    suppress: p(`INSERT INTO herald_suppressions (protocol, address, reason, created_at) VALUES (?, ?, ?, ?)
-      ON CONFLICT (protocol, address) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at`),
-    unsuppress: p('DELETE FROM herald_suppressions WHERE protocol = ? AND address = ?'),
-    pruneSelect: p(PRUNE_SELECT),
-    pruneAttempts: p('DELETE FROM herald_attempts WHERE delivery_id IN (SELECT value FROM json_each(?))'),
-    pruneEvents: p('DELETE FROM herald_events WHERE delivery_id IN (SELECT value FROM json_each(?))'),
-    pruneDeliveries: p('DELETE FROM herald_deliveries WHERE id IN (SELECT value FROM json_each(?))'),
-    pruneMessages: p('DELETE FROM herald_messages WHERE delivery_id IN (SELECT value FROM json_each(?))'),
-    pruneOrphanEvents: p(`DELETE FROM herald_events WHERE rowid IN
-      (SELECT rowid FROM herald_events WHERE delivery_id IS NULL AND received_at < ? LIMIT ?)`),
-    pruneInbound: p('DELETE FROM herald_inbound WHERE rowid IN (SELECT rowid FROM herald_inbound WHERE received_at < ? LIMIT ?)'),
-    getRate: p('SELECT tokens, updated_at FROM herald_rate_limits WHERE key = ?'),
-    setRate: p(`INSERT INTO herald_rate_limits (key, tokens, updated_at) VALUES (?, ?, ?)
-      ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`),
-  };
+function checkPath(path: unknown): asserts path is string {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new ConfigError('sqliteStore `path` must be a database file name (or ":memory:").', { field: 'path' });
+  }
+  if (path === ':memory:' || path.startsWith('file:')) return;
+  const folder = dirname(resolve(path));
+  if (!existsSync(folder)) {
+    throw new ConfigError(
+      `sqliteStore cannot create ${path}: the folder ${folder} does not exist. Create it first (mkdir -p "${folder}") or point \`path\` at an existing folder.`,
+      { field: 'path' },
+    );
+  }
+  if (!statSync(folder).isDirectory()) {
+    throw new ConfigError(`sqliteStore cannot create ${path}: ${folder} is not a folder.`, { field: 'path' });
+  }
+}
+
+function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
+  try {
+    return new Database(path, { timeout: busyTimeoutMs });
+  } catch (error) {
+    throw new ConfigError(`sqliteStore cannot open ${path}: ${error instanceof Error ? error.message : String(error)}`, { field: 'path', cause: error });
+  }
 }
 
 function filterSql(filter: DeliveryFilter): { where: string; params: Params } {
@@ -284,13 +193,53 @@ function filterSql(filter: DeliveryFilter): { where: string; params: Params } {
   return { where: terms.length ? `WHERE ${terms.join(' AND ')}` : '', params };
 }
 
+function deliveryValues(row: NewDelivery, status: string, skipReason: string | null, createdAt: number, nextAttemptAt: number | null): Params {
+  return [
+    row.id,
+    row.batchId,
+    row.notification,
+    row.category,
+    row.recipientId,
+    row.protocol,
+    row.address,
+    row.backend,
+    status,
+    skipReason,
+    row.dedupeKey,
+    row.dedupeAddress,
+    0,
+    row.maxAttempts,
+    createdAt,
+    createdAt,
+    nextAttemptAt,
+    row.expiresAt === null ? null : row.expiresAt.getTime(),
+  ];
+}
+
+function attemptValues(id: string, a: AttemptOutcome['attempt']): Params {
+  return [id, a.attempt, a.startedAt.getTime(), a.durationMs, a.outcome, a.backend ?? null, json(a.request), json(a.response), a.error, a.workerId];
+}
+
+/** A row waiting for its multi-row INSERT at enqueue. */
+interface Pending {
+  index: number;
+  row: NewDelivery;
+  status: string;
+  skipReason: string | null;
+  createdAt: number;
+  nextAttemptAt: number | null;
+}
+
+type FinishItem = { id: string; owner: string; outcome: AttemptOutcome };
+
 /**
  * The embedded SQLite {@link Store} (better-sqlite3, WAL): durable, no server, and safe for several processes
  * sharing one file on one machine. Every write runs in a `BEGIN IMMEDIATE` transaction, so claims from
- * different processes never overlap, and a crashed worker's deliveries are reclaimed once its lease expires.
+ * different processes never overlap, and a crashed worker's deliveries are reclaimed once its lease expires (the
+ * attempt it lost is logged as `abandoned`).
  *
- * `createHerald` runs `store.migrate()` at start-up; when the store is used on its own, call
- * `await store.migrate()` first (the first call of any other method also migrates if needed).
+ * `createHerald` awaits `store.migrate()` before first use; using the store on its own, call
+ * `await store.migrate()` first (other methods refuse a database whose schema is not current).
  *
  * @example
  * ```ts
@@ -304,35 +253,21 @@ function filterSql(filter: DeliveryFilter): { where: string; params: Params } {
  * });
  * ```
  */
-export function sqliteStore(options: SqliteStoreOptions): Store {
-  if (!options.database && (typeof options.path !== 'string' || options.path.length === 0)) {
-    throw new ConfigError('sqliteStore needs `path` (a database file, or ":memory:") or an open `database`.', { field: 'path' });
-  }
+export function sqliteStore(options: SqliteStoreOptions): Store & Required<Pick<Store, 'enqueueSync'>> {
+  checkOptions(options);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw new ConfigError(`sqliteStore busyTimeoutMs must be a non-negative integer, got ${String(busyTimeoutMs)}.`, {
-      field: 'busyTimeoutMs',
-    });
-  }
-  const synchronous = options.synchronous ?? 'NORMAL';
-  if (!['OFF', 'NORMAL', 'FULL', 'EXTRA'].includes(synchronous)) {
-    throw new ConfigError(`sqliteStore synchronous must be OFF, NORMAL, FULL or EXTRA, got ${String(synchronous)}.`, {
-      field: 'synchronous',
-    });
-  }
-
-  const checkpoint = options.checkpoint ?? 'background';
-  if (checkpoint !== 'background' && checkpoint !== 'inline') {
-    throw new ConfigError(`sqliteStore checkpoint must be 'background' or 'inline', got ${String(checkpoint)}.`, { field: 'checkpoint' });
-  }
-
-  const ownsConnection = !options.database;
-  const db = options.database ?? new Database(options.path!, { timeout: busyTimeoutMs });
-  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${synchronous}`);
+  const shared = options.database !== undefined;
+  const db = options.database ?? openDatabase(options.path!, busyTimeoutMs);
+  if (!shared || options.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  if (!shared) db.pragma('journal_mode = WAL');
+  if (!shared || options.synchronous !== undefined) db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
   let checkpointer: Checkpointer | null = null;
-  if (ownsConnection && checkpoint === 'background' && !db.memory) {
+  if ((options.checkpoint ?? (shared ? 'inline' : 'background')) === 'background' && !db.memory) {
+    if (db.pragma('journal_mode', { simple: true }) !== 'wal') {
+      throw new ConfigError("sqliteStore checkpoint: 'background' needs the connection in WAL mode (db.pragma('journal_mode = WAL')).", {
+        field: 'checkpoint',
+      });
+    }
     db.pragma('wal_autocheckpoint = 10000');
     // Checkpoint failures are not the caller's: SQLite retries on the next round, and falls back to inline
     // checkpoints if the WAL grows past the limit above.
@@ -342,12 +277,30 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
   let statements: Statements | null = null;
   const listeners = new Set<() => void>();
 
+  /** The prepared statements, once the schema is current. Never migrates: that is `migrate()`'s job alone. */
   function ready(): Statements {
-    if (!statements) {
-      migrateDatabase(db);
-      statements = prepareAll(db);
+    if (statements) return statements;
+    const version = schemaVersion(db);
+    if (version !== LATEST_VERSION) {
+      throw new ConfigError(
+        `sqliteStore: the database schema is at version ${version}, this package needs ${LATEST_VERSION}; call \`await store.migrate()\` first (createHerald does it before first use).`,
+      );
     }
+    statements = prepareAll(db);
     return statements;
+  }
+
+  /**
+   * Herald's own writes on a shared connection must not land inside a transaction of the application's that is
+   * held open across an `await`: they would commit or roll back with it (a rolled-back claim re-sends).
+   */
+  function ownTransaction(): void {
+    if (shared && db.inTransaction) {
+      throw new ConfigError(
+        'sqliteStore: the `database` connection is inside a transaction of your own (held open across an await); Herald will not write into it. Commit it first, or enqueue inside a synchronous db.transaction(...) with herald.prepare(...).enqueue(db).',
+        { field: 'database' },
+      );
+    }
   }
 
   function wake(): void {
@@ -362,7 +315,6 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
 
   const listCache = new Map<string, Database.Statement<Params, DeliveryRow>>();
   const countCache = new Map<string, Database.Statement<Params, { status: string; n: number }>>();
-
   function cached<R>(cache: Map<string, Database.Statement<Params, R>>, sql: string): Database.Statement<Params, R> {
     let statement = cache.get(sql);
     if (!statement) {
@@ -372,14 +324,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     return statement;
   }
 
-  interface Pending {
-    index: number;
-    row: NewDelivery;
-    status: string;
-    skipReason: string | null;
-    createdAt: number;
-    nextAttemptAt: number | null;
-  }
+  // ───────────────────────── queue: enqueue ─────────────────────────
 
   const enqueueTx = db.transaction((rows: readonly NewDelivery[]): EnqueueResult => {
     const s = ready();
@@ -480,57 +425,67 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     }
   }
 
+  /** After an enqueue: wake in-process workers, and let the checkpointer copy a large write back soon. */
+  function enqueued(rows: readonly NewDelivery[], insideCallersTransaction: boolean): void {
+    if (rows.length >= 256) checkpointer?.poke();
+    if (!rows.some((row) => row.status === 'queued')) return;
+    // Inside the caller's db.transaction the rows are not committed yet: wake once it returned (a synchronous
+    // transaction has committed or rolled back by the next microtask).
+    if (insideCallersTransaction) queueMicrotask(wake);
+    else wake();
+  }
+
+  // ───────────────────────── queue: claim and outcomes ─────────────────────────
+
   const claimTx = db.transaction((opts: ClaimOptions): Delivery[] => {
     const s = ready();
     const now = (opts.now ?? new Date()).getTime();
     const limit = Math.max(0, Math.floor(opts.limit));
     if (limit === 0 || opts.backends?.length === 0) return [];
-    const ids = (
-      opts.backends
-        ? s.selectDueForBackends.all(now, JSON.stringify(opts.backends), limit)
-        : s.selectDue.all(now, limit)
-    ).map((r) => r.id);
-    if (ids.length === 0) return [];
+    const due = opts.backends ? s.selectDueForBackends.all(now, JSON.stringify(opts.backends), limit) : s.selectDue.all(now, limit);
+    if (due.length === 0) return [];
+    const ids: string[] = [];
+    const expired: string[] = [];
+    for (const [id, status] of due) {
+      ids.push(id);
+      if (status === 'sending') expired.push(id);
+    }
+    // A `sending` row is due only once its lease expired: its worker died or lost the store mid-attempt.
+    if (expired.length > 0) s.logAbandoned.run(JSON.stringify(expired));
     const leaseUntil = now + opts.leaseMs;
     const list = JSON.stringify(ids);
-    const rows = s.lease.all(opts.owner, leaseUntil, leaseUntil, now, list);
+    const rows = s.lease.all(opts.owner, leaseUntil, leaseUntil, now, now, list);
     const byId = new Map(rows.map((values) => [values[0] as string, values]));
     const messages = new Map(s.messages.all(list));
     return ids.map((id) => toDeliveryFromValues(byId.get(id)!, messages.get(id) ?? null));
   });
 
   /** Move one delivery out of `sending`; false when this owner no longer holds its lease. */
-  const updateOutcome = (s: Statements, id: string, owner: string, outcome: AttemptOutcome): boolean => {
+  function updateOutcome(s: Statements, id: string, owner: string, outcome: AttemptOutcome): boolean {
     const now = Date.now();
     if (outcome.status === 'sent') {
       // When the provider accepted it (the end of the attempt), not when this row happens to be written.
       const sentAt = outcome.attempt.startedAt.getTime() + Math.round(outcome.attempt.durationMs);
       return s.finishSent.run(outcome.providerMessageId, sentAt, now, id, owner).changes === 1;
     }
-    if (outcome.status === 'retrying') return s.finishRetrying.run(outcome.error, outcome.nextAttemptAt.getTime(), now, id, owner).changes === 1;
-    return s.finishFailed.run(outcome.error, now, id, owner).changes === 1;
-  };
-  const attemptValues = (id: string, a: AttemptOutcome['attempt']): Params => [
-    id,
-    a.attempt,
-    a.startedAt.getTime(),
-    a.durationMs,
-    a.outcome,
-    json(a.request),
-    json(a.response),
-    a.error,
-    a.workerId,
-  ];
+    if (outcome.status === 'failed') return s.finishFailed.run(outcome.error, now, id, owner).changes === 1;
+    const next = outcome.nextAttemptAt.getTime();
+    const failover = outcome.failover;
+    if (!failover) return s.finishRetrying.run(outcome.error, next, now, id, owner).changes === 1;
+    if (s.finishFailover.run(outcome.error, next, failover.backend, failover.maxAttempts, now, id, owner).changes !== 1) return false;
+    s.replaceMessage.run(id, JSON.stringify(failover.message));
+    return true;
+  }
 
-  const finishOne = (id: string, owner: string, outcome: AttemptOutcome): boolean => {
+  const finishTx = db.transaction((id: string, owner: string, outcome: AttemptOutcome): boolean => {
     const s = ready();
     if (!updateOutcome(s, id, owner, outcome)) return false;
     s.insertAttempt.run(...attemptValues(id, outcome.attempt));
     return true;
-  };
-  const finishTx = db.transaction(finishOne);
-  /** Outcomes one by one (each needs its own lease check), then all their attempt rows in one INSERT. */
-  const finishManyTx = db.transaction((items: readonly { id: string; owner: string; outcome: AttemptOutcome }[]): boolean[] => {
+  });
+
+  /** Outcomes one by one (each needs its own lease check), then all their attempt rows in multi-row INSERTs. */
+  const finishManyTx = db.transaction((items: readonly FinishItem[]): boolean[] => {
     const s = ready();
     const attempts: Params = [];
     const results = items.map(({ id, owner, outcome }) => {
@@ -555,13 +510,29 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     return released;
   });
 
+  const reserveRateTx = db.transaction((key: string, perSecond: number, now: number): number => {
+    const s = ready();
+    // Token bucket allowed to go negative: every reservation past the burst waits one more interval, so callers
+    // in any process that share the file queue up behind each other instead of all retrying at once.
+    const state = s.getRate.get(key);
+    const last = state?.updated_at ?? now;
+    let tokens = state ? Math.min(perSecond, state.tokens + (Math.max(0, now - last) * perSecond) / 1000) : perSecond;
+    const wait = tokens >= 1 ? 0 : Math.ceil(((1 - tokens) * 1000) / perSecond);
+    tokens -= 1;
+    s.setRate.run(key, tokens, Math.max(now, last));
+    return wait;
+  });
+
+  // ───────────────────────── event log ─────────────────────────
+
   const recordEventTx = db.transaction(
     (backend: string, event: TrackingEvent, now: number, status: DeliveryStatus | null): RecordEventResult => {
       const s = ready();
       const existing = s.findEvent.get(backend, event.eventId);
       if (existing) {
         const row = existing.delivery_id === null ? undefined : s.get.get(existing.delivery_id);
-        return { inserted: false, delivery: row ? toDelivery(row) : null, statusChanged: false };
+        const delivery = row ? toDelivery(row) : null;
+        return { inserted: false, delivery, statusChanged: false, previousStatus: delivery?.status ?? null };
       }
       const row = event.messageId === null ? undefined : s.byProviderId.get(backend, event.messageId);
       s.insertEvent.run(
@@ -582,13 +553,16 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         json(event.raw),
         now,
       );
-      if (!row) return { inserted: true, delivery: null, statusChanged: false };
+      if (!row) return { inserted: true, delivery: null, statusChanged: false, previousStatus: null };
       const delivery = toDelivery(row);
-      if (status === null || !canAdvance(delivery.status, status)) return { inserted: true, delivery, statusChanged: false };
+      const previousStatus = delivery.status;
+      if (status === null || !canAdvance(previousStatus, status)) return { inserted: true, delivery, statusChanged: false, previousStatus };
       s.setStatus.run(status, now, row.id);
-      return { inserted: true, delivery: { ...delivery, status, updatedAt: new Date(now) }, statusChanged: true };
+      return { inserted: true, delivery: { ...delivery, status, updatedAt: new Date(now) }, statusChanged: true, previousStatus };
     },
   );
+
+  // ───────────────────────── lifecycle: prune ─────────────────────────
 
   const pruneTx = db.transaction((olderThan: number, batchSize: number): number => {
     const s = ready();
@@ -601,68 +575,101 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     return s.pruneDeliveries.run(list).changes;
   });
 
-  const reserveRateTx = db.transaction((key: string, perSecond: number, now: number): number => {
-    const s = ready();
-    // Token bucket allowed to go negative: every reservation past the burst waits one more interval, so callers
-    // in any process that share the file queue up behind each other instead of all retrying at once.
-    const state = s.getRate.get(key);
-    const last = state?.updated_at ?? now;
-    let tokens = state ? Math.min(perSecond, state.tokens + (Math.max(0, now - last) * perSecond) / 1000) : perSecond;
-    const wait = tokens >= 1 ? 0 : Math.ceil(((1 - tokens) * 1000) / perSecond);
-    tokens -= 1;
-    s.setRate.run(key, tokens, Math.max(now, last));
-    return wait;
-  });
+  const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-  // Set-based lookups: one statement per notify() call instead of one per address (json_each over a JSON array).
-  let bulkSuppressed: Database.Statement<[string, string], { address: string; reason: string; created_at: number }> | null = null;
-  let bulkOptOuts: Database.Statement<[string], { key: string; categories: string }> | null = null;
-  const suppressedTx = db.transaction((protocol: Protocol, addresses: readonly string[]) => {
-    ready();
-    bulkSuppressed ??= db.prepare(
-      'SELECT address, reason, created_at FROM herald_suppressions WHERE protocol = ? AND address IN (SELECT value FROM json_each(?))',
-    );
-    const byNormalized = new Map<string, string[]>();
-    for (const address of addresses) {
-      const norm = normalizeAddress(protocol, address);
-      const list = byNormalized.get(norm);
-      if (list) list.push(address);
-      else byNormalized.set(norm, [address]);
+  function enqueueSync(rows: readonly NewDelivery[], opts?: EnqueueOptions): EnqueueResult {
+    const transaction = opts?.transaction;
+    if (transaction !== undefined && transaction !== null && transaction !== db) {
+      throw new ConfigError(
+        shared
+          ? 'sqliteStore.enqueueSync: `transaction` is not the connection this store was given as `database`; enqueue on that same connection.'
+          : 'sqliteStore.enqueueSync: this store opened its own connection (`path`), so it cannot join your transaction; create it with sqliteStore({ database: yourDb }).',
+        { field: 'transaction' },
+      );
     }
-    const result = new Map<string, Suppression>();
-    for (const row of bulkSuppressed.all(protocol, JSON.stringify([...byNormalized.keys()]))) {
-      const entry: Suppression = { protocol, address: row.address, reason: row.reason, createdAt: new Date(row.created_at) };
-      for (const address of byNormalized.get(row.address) ?? []) result.set(address, entry);
-    }
+    if (rows.length === 0) return { duplicates: [] };
+    const inside = db.inTransaction;
+    // better-sqlite3 runs a transaction function called inside another as a SAVEPOINT: the rows commit or roll
+    // back with the caller's db.transaction(...), and a failure here rolls back only this enqueue.
+    const result = enqueueTx.immediate(rows);
+    enqueued(rows, inside);
     return result;
-  });
+  }
 
   return {
     name: options.name ?? 'sqlite',
 
+    // ── lifecycle ──
+
     async migrate() {
+      ownTransaction();
       migrateDatabase(db);
       statements ??= prepareAll(db);
     },
 
-    async enqueue(rows) {
+    async prune(opts) {
+      const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 1000));
+      const olderThan = opts.olderThan.getTime();
+      let removed = 0;
+      // One transaction per batch keeps each hold of the write lock short, so workers keep claiming meanwhile.
+      for (;;) {
+        ownTransaction();
+        const n = pruneTx.immediate(olderThan, batchSize);
+        removed += n;
+        if (n < batchSize) break;
+        await yieldToEventLoop();
+      }
+      const s = ready();
+      for (const statement of [s.pruneUnmatchedEvents, s.pruneInbound]) {
+        for (;;) {
+          ownTransaction();
+          if (statement.run(olderThan, batchSize).changes < batchSize) break;
+          await yieldToEventLoop();
+        }
+      }
+      return removed;
+    },
+
+    async close() {
+      listeners.clear();
+      await checkpointer?.stop();
+      checkpointer = null;
+      if (!shared && db.open) db.close();
+    },
+
+    // ── queue ──
+
+    async enqueue(rows, opts) {
+      if (opts?.transaction !== undefined && opts.transaction !== null) {
+        throw new ConfigError(
+          'sqliteStore cannot join a transaction handle through enqueue(); use herald.prepare(...).enqueue(db) inside db.transaction(...) (with sqliteStore({ database: db })).',
+          { field: 'transaction' },
+        );
+      }
       if (rows.length === 0) return { duplicates: [] };
+      ownTransaction();
       const result = enqueueTx.immediate(rows);
-      if (rows.length >= 256) checkpointer?.poke();
-      if (rows.some((row) => row.status === 'queued')) wake();
+      enqueued(rows, false);
       return result;
     },
 
+    enqueueSync,
+
     async claim(opts) {
+      ownTransaction();
       return claimTx.immediate(opts);
     },
 
     async finish(id, owner, outcome) {
+      ownTransaction();
       const finished = finishTx.immediate(id, owner, outcome);
       if (finished && outcome.status === 'retrying') wake();
       return finished;
     },
+
     async finishMany(items) {
+      if (items.length === 0) return [];
+      ownTransaction();
       const results = finishManyTx.immediate(items);
       if (items.some((item, i) => results[i] && item.outcome.status === 'retrying')) wake();
       return results;
@@ -670,10 +677,12 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
 
     async release(ids, owner) {
       if (ids.length === 0) return;
+      ownTransaction();
       if (releaseTx.immediate(ids, owner) > 0) wake();
     },
 
     async requeue(id, opts) {
+      ownTransaction();
       const s = ready();
       const now = opts.now.getTime();
       const row = s.requeue.get(opts.maxAttempts, ms(opts.expiresAt), now, now, id);
@@ -684,6 +693,26 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const current = s.get.get(id);
       return current ? toDelivery(current) : null;
     },
+
+    async nextDueAt() {
+      const t = ready().nextDueAt.get()?.t ?? null;
+      return t === null ? null : new Date(t);
+    },
+
+    async reserveRate(key, perSecond, now) {
+      if (!(perSecond > 0)) return 0;
+      ownTransaction();
+      return reserveRateTx.immediate(key, perSecond, now.getTime());
+    },
+
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+
+    // ── delivery log ──
 
     async get(id) {
       const row = ready().get.get(id);
@@ -712,16 +741,20 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       return ready().attempts.all(deliveryId).map(toAttempt);
     },
 
-    async nextDueAt() {
-      const t = ready().nextDueAt.get()?.t ?? null;
-      return t === null ? null : new Date(t);
+    async findByProviderMessageId(backend, messageId) {
+      const row = ready().byProviderId.get(backend, messageId);
+      return row ? toDelivery(row) : null;
     },
 
+    // ── event log ──
+
     async recordEvent(backend, event, opts) {
+      ownTransaction();
       return recordEventTx.immediate(backend, event, opts.now.getTime(), opts.status);
     },
 
     async forgetEvent(backend, eventId) {
+      ownTransaction();
       ready().deleteEvent.run(backend, eventId);
     },
 
@@ -729,34 +762,23 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       return ready().events.all(deliveryId).map(toEvent);
     },
 
-    async forgetInbound(backend: string, eventId: string) {
-      db.prepare('DELETE FROM herald_inbound WHERE backend = ? AND event_id = ?').run(backend, eventId);
-    },
-
     async recordInbound(backend: string, event: InboundEvent, now: Date) {
-      const s = ready();
-      const result = s.insertInbound.run(
-        backend,
-        event.eventId,
-        ms(event.timestamp),
-        JSON.stringify(event.message),
-        json(event.raw),
-        now.getTime(),
-      );
+      ownTransaction();
+      const result = ready().insertInbound.run(backend, event.eventId, ms(event.timestamp), JSON.stringify(event.message), json(event.raw), now.getTime());
       return result.changes === 1;
     },
 
-    async findByProviderMessageId(backend, messageId) {
-      const row = ready().byProviderId.get(backend, messageId);
-      return row ? toDelivery(row) : null;
+    async forgetInbound(backend, eventId) {
+      ownTransaction();
+      ready().deleteInbound.run(backend, eventId);
     },
 
+    // ── audience (addresses arrive normalized; stored and compared as given) ──
+
     async getOptOuts(keys) {
-      ready();
-      bulkOptOuts ??= db.prepare('SELECT key, categories FROM herald_opt_outs WHERE key IN (SELECT value FROM json_each(?))');
       const result = new Map<string, string[]>();
       if (keys.length === 0) return result;
-      for (const row of bulkOptOuts.all(JSON.stringify(keys))) {
+      for (const row of ready().optOuts.all(JSON.stringify(keys))) {
         const categories = parse<string[]>(row.categories);
         if (categories) result.set(row.key, categories);
       }
@@ -764,64 +786,29 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     },
 
     async setOptOuts(key, categories) {
+      ownTransaction();
       const s = ready();
       if (categories.length === 0) s.deleteOptOut.run(key);
       else s.setOptOut.run(key, JSON.stringify([...new Set(categories)]), Date.now());
     },
 
     async suppress(entry) {
-      const address = normalizeAddress(entry.protocol, entry.address);
-      ready().suppress.run(entry.protocol, address, entry.reason, (entry.createdAt ?? new Date()).getTime());
+      ownTransaction();
+      ready().suppress.run(entry.protocol, entry.address, entry.reason, (entry.createdAt ?? new Date()).getTime());
     },
 
     async unsuppress(protocol, address) {
-      return ready().unsuppress.run(protocol, normalizeAddress(protocol, address)).changes > 0;
+      ownTransaction();
+      return ready().unsuppress.run(protocol, address).changes > 0;
     },
 
     async suppressed(protocol, addresses) {
-      if (addresses.length === 0) return new Map();
-      return suppressedTx(protocol, addresses);
-    },
-
-    async prune(opts) {
-      const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 1000));
-      const olderThan = opts.olderThan.getTime();
-      let removed = 0;
-      // One transaction per batch keeps each hold of the write lock short, so workers keep claiming meanwhile.
-      for (;;) {
-        const n = pruneTx.immediate(olderThan, batchSize);
-        removed += n;
-        if (n < batchSize) break;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      const result = new Map<string, Suppression>();
+      if (addresses.length === 0) return result;
+      for (const row of ready().suppressed.all(protocol, JSON.stringify([...new Set(addresses)]))) {
+        result.set(row.address, { protocol, address: row.address, reason: row.reason, createdAt: new Date(row.created_at) });
       }
-      // Events that matched no delivery and inbound messages are kept for the same retention, then go too;
-      // nothing else would ever delete them.
-      const s = ready();
-      for (const statement of [s.pruneOrphanEvents, s.pruneInbound]) {
-        while (statement.run(olderThan, batchSize).changes === batchSize) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
-      }
-      return removed;
-    },
-
-    async reserveRate(key, perSecond, now) {
-      if (!(perSecond > 0)) return 0;
-      return reserveRateTx.immediate(key, perSecond, now.getTime());
-    },
-
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-      };
-    },
-
-    async close() {
-      listeners.clear();
-      await checkpointer?.stop();
-      checkpointer = null;
-      if (ownsConnection && db.open) db.close();
+      return result;
     },
   };
 }

@@ -1,3 +1,4 @@
+import { ABANDONED_ATTEMPT_ERROR } from '@herald/core';
 import { makeDelivery } from '@herald/core/testing/vitest';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -47,7 +48,7 @@ describe('sqlite store across processes', () => {
     expect(await child.exited).toBe(0);
   });
 
-  it('a worker killed with SIGKILL after claiming loses nothing: its deliveries are reclaimed once the lease expires', async () => {
+  it('a worker killed with SIGKILL after claiming loses nothing: its deliveries are reclaimed once the lease expires, the lost attempts logged as abandoned', async () => {
     const db = setup();
     const store = sqliteStore({ path: db.path });
     await store.migrate();
@@ -75,6 +76,24 @@ describe('sqlite store across processes', () => {
     const reclaimed = await store.claim({ owner: 'rescuer', limit: 100, leaseMs: 60_000, now: new Date(leaseUntil) });
     expect(reclaimed.map((d) => d.id)).toEqual(doomed);
     expect(reclaimed.every((d) => d.attempts === 2 && d.leaseOwner === 'rescuer')).toBe(true);
+    // The attempt the dead worker lost, which may have reached the provider, is in the log.
+    for (const [i, id] of doomed.entries()) {
+      expect(await store.attempts(id)).toEqual([
+        {
+          deliveryId: id,
+          attempt: 1,
+          startedAt: new Date(leased[i]!.leaseUntil!.getTime() - 60_000),
+          durationMs: 60_000,
+          outcome: 'abandoned',
+          backend: 'smtp',
+          request: null,
+          response: null,
+          error: ABANDONED_ATTEMPT_ERROR,
+          workerId: 'doomed-worker',
+        },
+      ]);
+    }
+    for (const d of others) expect(await store.attempts(d.id)).toEqual([]);
 
     const all = await store.list();
     expect(all.map((d) => d.id).sort()).toEqual(rows.map((r) => r.id).sort());

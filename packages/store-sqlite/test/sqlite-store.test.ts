@@ -1,9 +1,10 @@
-import { ConfigError, ValidationError } from '@herald/core';
-import { makeAttempt, makeDelivery, makeEvent, makeInbound } from '@herald/core/testing/vitest';
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ABANDONED_ATTEMPT_ERROR, ConfigError, ValidationError } from '@herald/core';
+import { makeAttempt, makeDelivery, makeEvent, makeInbound } from '@herald/core/testing/vitest';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sqliteStore } from '../src';
+import { type SqliteStoreOptions, sqliteStore } from '../src';
 import { MIGRATIONS } from '../src/_schema';
 import { tempDatabase } from './_tmp';
 
@@ -22,6 +23,53 @@ describe('sqliteStore', () => {
     expect(() => sqliteStore({})).toThrow(ConfigError);
     expect(() => sqliteStore({ path: '' })).toThrow(/path/);
     expect(() => sqliteStore({ path: ':memory:', busyTimeoutMs: -1 })).toThrow(/busyTimeoutMs/);
+    expect(() => sqliteStore({ path: ':memory:', busyTimeoutMs: 2.5 })).toThrow(/busyTimeoutMs must be a non-negative integer/);
+    expect(() => sqliteStore({ path: ':memory:', synchronous: 'fast' as never })).toThrow(/synchronous/);
+    expect(() => sqliteStore({ path: ':memory:', name: '' })).toThrow(/name/);
+    expect(() => sqliteStore({ database: { prepare: 1 } as never })).toThrow(/better-sqlite3 Database/);
+  });
+
+  // Regression: `sqliteStore({ pth: 'x.db' })` and other typos were ignored (the store then failed on `path`, or used a default).
+  it('an unknown option is a ConfigError naming it and the closest known option', () => {
+    const attempt = (options: Record<string, unknown>) => {
+      try {
+        sqliteStore(options as SqliteStoreOptions);
+      } catch (error) {
+        return error as ConfigError;
+      }
+      throw new Error('no error');
+    };
+    const typo = attempt({ pth: 'x.db' });
+    expect(typo).toBeInstanceOf(ConfigError);
+    expect(typo.message).toContain('unknown option `pth`; did you mean `path`?');
+    expect(typo.field).toBe('pth');
+    expect(attempt({ path: ':memory:', busyTimeout: 10 }).message).toContain('did you mean `busyTimeoutMs`?');
+    expect(attempt({ path: ':memory:', checkpointing: 'inline' }).message).toContain('did you mean `checkpoint`?');
+    expect(attempt({ path: ':memory:', wal: true }).message).toMatch(/unknown option `wal`; known options: `path`, `database`/);
+  });
+
+  it('takes exactly one of path and database', () => {
+    const database = new Database(':memory:');
+    expect(() => sqliteStore({ path: ':memory:', database })).toThrow(/`path` or `database`, not both/);
+    database.close();
+    expect(() => sqliteStore({ database })).toThrow(/closed/);
+  });
+
+  // Regression (issue 10): a path in a folder that does not exist failed at the first write with SQLite's
+  // "unable to open database file".
+  it('a path in a folder that does not exist is a ConfigError naming the path and the fix', () => {
+    const { dir } = temp();
+    const path = join(dir, 'no', 'such', 'folder', 'herald.db');
+    let error: unknown;
+    try {
+      sqliteStore({ path });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).field).toBe('path');
+    expect((error as Error).message).toContain(path);
+    expect((error as Error).message).toContain(`mkdir -p "${join(dir, 'no', 'such', 'folder')}"`);
   });
 
   it('opens the file in WAL mode with synchronous=NORMAL and records applied migrations', async () => {
@@ -81,6 +129,7 @@ describe('sqliteStore', () => {
   it('enqueues large calls in multi-row chunks; a clash names its row and stores nothing of the call', async () => {
     const { path } = temp();
     const store = sqliteStore({ path });
+    await store.migrate();
     const existing = makeDelivery();
     await store.enqueue([existing]);
     const rows = Array.from({ length: 200 }, (_, i) => makeDelivery({ id: `chunk-${String(i).padStart(3, '0')}`, address: `u${i}@shop.dev` }));
@@ -117,13 +166,61 @@ describe('sqliteStore', () => {
     expect(() => sqliteStore({ path, checkpoint: 'sometimes' as never })).toThrow(/checkpoint/);
   });
 
-  it('migrates on first use when migrate() was not called', async () => {
+  // Regression: the first call of any method migrated implicitly, so migration had three owners (core, the store,
+  // the CLI). Core awaits migrate() once; other methods only check the schema is current.
+  it('never migrates implicitly: before migrate() other methods are a ConfigError naming it', async () => {
     const { path } = temp();
     const store = sqliteStore({ path });
-    expect(await store.claim({ owner: 'w', limit: 5, leaseMs: 1000 })).toEqual([]);
+    await expect(store.claim({ owner: 'w', limit: 5, leaseMs: 1000 })).rejects.toThrow(/call `await store.migrate\(\)` first/);
+    await expect(store.enqueue([makeDelivery()])).rejects.toThrow(ConfigError);
+    const raw = new Database(path);
+    expect(raw.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE name LIKE 'herald_%'").get()?.n).toBe(0);
+    raw.close();
+    await store.migrate();
     const row = makeDelivery();
     await store.enqueue([row]);
-    expect((await store.get(row.id))?.id).toBe(row.id);
+    await store.close();
+    // A file that is already current needs no migrate() call of its own.
+    const again = sqliteStore({ path });
+    expect((await again.get(row.id))?.id).toBe(row.id);
+    await again.close();
+  });
+
+  it('migration 3 gives old attempts their delivery’s backend, and a lease taken before it is logged as abandoned when reclaimed', async () => {
+    const { path } = temp();
+    const raw = new Database(path);
+    raw.exec('CREATE TABLE herald_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    for (const migration of MIGRATIONS.slice(0, 2)) {
+      raw.exec(migration.sql);
+      raw.prepare('INSERT INTO herald_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
+    }
+    const insert = raw.prepare(`INSERT INTO herald_deliveries (id, batch_id, notification, protocol, address, backend, status, attempts, max_attempts,
+      created_at, updated_at, next_attempt_at, lease_owner, lease_until) VALUES (?, 'b', 'n', 'email', 'a@shop.dev', 'smtp', ?, ?, 5, 1, ?, ?, ?, ?)`);
+    insert.run('sent-1', 'sent', 1, 1000, null, null, null);
+    insert.run('flying-1', 'sending', 2, 5000, 65_000, 'old-worker', 65_000);
+    raw.prepare(`INSERT INTO herald_attempts (delivery_id, attempt, started_at, duration_ms, outcome, request, response, error, worker_id)
+      VALUES ('sent-1', 1, 900, 5, 'sent', NULL, NULL, NULL, 'w')`).run();
+    raw.close();
+
+    const store = sqliteStore({ path });
+    await store.migrate();
+    expect((await store.attempts('sent-1'))[0]).toMatchObject({ backend: 'smtp', outcome: 'sent' });
+    const [reclaimed] = await store.claim({ owner: 'new-worker', limit: 5, leaseMs: 1000, now: new Date(70_000) });
+    expect(reclaimed).toMatchObject({ id: 'flying-1', attempts: 3, leaseOwner: 'new-worker' });
+    expect(await store.attempts('flying-1')).toEqual([
+      {
+        deliveryId: 'flying-1',
+        attempt: 2,
+        startedAt: new Date(5000),
+        durationMs: 60_000,
+        outcome: 'abandoned',
+        backend: 'smtp',
+        request: null,
+        response: null,
+        error: ABANDONED_ATTEMPT_ERROR,
+        workerId: 'old-worker',
+      },
+    ]);
     await store.close();
   });
 
@@ -166,6 +263,130 @@ describe('sqliteStore', () => {
     expect(database.open).toBe(true);
     expect(database.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM herald_deliveries').get()?.n).toBe(1);
     database.close();
+  });
+
+  it('leaves the settings of a given file connection alone: no journal-mode change, no checkpointer unless asked', async () => {
+    const { path } = temp();
+    const app = new Database(path);
+    const store = sqliteStore({ database: app });
+    await store.migrate();
+    expect(app.pragma('journal_mode', { simple: true })).toBe('delete');
+    expect(app.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    await store.close();
+    expect(() => sqliteStore({ database: app, checkpoint: 'background' })).toThrow(/WAL mode/);
+    app.pragma('journal_mode = WAL');
+    const asked = sqliteStore({ database: app, checkpoint: 'background', synchronous: 'FULL' });
+    expect(app.pragma('wal_autocheckpoint', { simple: true })).toBe(10_000);
+    expect(app.pragma('synchronous', { simple: true })).toBe(2);
+    await asked.close();
+    expect(app.open).toBe(true);
+    app.close();
+  });
+
+  describe('sqliteStore({ database }): enqueueSync joins the application’s own transaction', () => {
+    function setup() {
+      const { path } = temp();
+      const app = new Database(path);
+      app.pragma('journal_mode = WAL');
+      app.exec('CREATE TABLE orders (id TEXT PRIMARY KEY, total INTEGER NOT NULL)');
+      const store = sqliteStore({ database: app });
+      const addOrder = app.prepare<[string, number]>('INSERT INTO orders (id, total) VALUES (?, ?)');
+      const orders = () => app.prepare<[], { id: string }>('SELECT id FROM orders ORDER BY id').all().map((o) => o.id);
+      return { path, app, store, addOrder, orders };
+    }
+
+    it('commits with the application’s write: both visible to another connection', async () => {
+      const { path, app, store, addOrder, orders } = setup();
+      await store.migrate();
+      const row = makeDelivery();
+      const placeOrder = app.transaction((id: string) => {
+        addOrder.run(id, 10);
+        return store.enqueueSync([row], { transaction: app });
+      });
+      expect(placeOrder('A1')).toEqual({ duplicates: [] });
+      expect(orders()).toEqual(['A1']);
+      const other = sqliteStore({ path });
+      expect(await other.get(row.id)).toMatchObject({ status: 'queued', message: row.message });
+      expect(await other.claim({ owner: 'w', limit: 5, leaseMs: 60_000 })).toHaveLength(1);
+      await other.close();
+      await store.close();
+      app.close();
+    });
+
+    it('rolls back with the application’s write: neither the order nor the notification exists', async () => {
+      const { app, store, addOrder, orders } = setup();
+      await store.migrate();
+      const row = makeDelivery();
+      const placeOrder = app.transaction((id: string) => {
+        addOrder.run(id, 10);
+        store.enqueueSync([row]);
+        throw new Error('payment declined');
+      });
+      expect(() => placeOrder('A2')).toThrow('payment declined');
+      expect(orders()).toEqual([]);
+      expect(await store.get(row.id)).toBeNull();
+      expect(await store.count()).toEqual({});
+      await store.close();
+      app.close();
+    });
+
+    it('a failed enqueue rolls back only its savepoint when the application catches it', async () => {
+      const { app, store, addOrder, orders } = setup();
+      await store.migrate();
+      const existing = makeDelivery();
+      store.enqueueSync([existing]);
+      const fresh = makeDelivery();
+      const placeOrder = app.transaction((id: string) => {
+        addOrder.run(id, 10);
+        try {
+          store.enqueueSync([fresh, makeDelivery({ id: existing.id })]);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ValidationError);
+        }
+      });
+      placeOrder('A3');
+      expect(orders()).toEqual(['A3']);
+      expect(await store.get(fresh.id)).toBeNull();
+      expect(await store.count()).toEqual({ queued: 1 });
+      await store.close();
+      app.close();
+    });
+
+    it('wakes in-process workers once the application’s transaction is over, not inside it', async () => {
+      const { app, store, addOrder } = setup();
+      await store.migrate();
+      const seen: boolean[] = [];
+      store.subscribe!(() => seen.push(app.inTransaction));
+      app.transaction(() => {
+        addOrder.run('A4', 1);
+        store.enqueueSync([makeDelivery()]);
+        expect(seen).toEqual([]);
+      })();
+      await Promise.resolve();
+      expect(seen).toEqual([false]);
+      await store.close();
+      app.close();
+    });
+
+    it('refuses a foreign handle, and Herald’s own writes while the application holds a transaction open across an await', async () => {
+      const { app, store } = setup();
+      await store.migrate();
+      const other = new Database(':memory:');
+      expect(() => store.enqueueSync([makeDelivery()], { transaction: other })).toThrow(/not the connection this store was given/);
+      other.close();
+      const own = sqliteStore({ path: ':memory:' });
+      await own.migrate();
+      expect(() => own.enqueueSync([makeDelivery()], { transaction: app })).toThrow(/sqliteStore\(\{ database: yourDb \}\)/);
+      await own.close();
+      await expect(store.enqueue([makeDelivery()], { transaction: app })).rejects.toThrow(/herald.prepare\(...\).enqueue\(db\)/);
+      app.exec('BEGIN');
+      await expect(store.claim({ owner: 'w', limit: 5, leaseMs: 1000 })).rejects.toThrow(/inside a transaction of your own/);
+      await expect(store.enqueue([makeDelivery()])).rejects.toThrow(ConfigError);
+      app.exec('ROLLBACK');
+      expect(await store.claim({ owner: 'w', limit: 5, leaseMs: 1000 })).toEqual([]);
+      await store.close();
+      app.close();
+    });
   });
 
   it('wakes subscribers after enqueue, a retry, a release and a requeue', async () => {

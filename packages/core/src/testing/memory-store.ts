@@ -1,5 +1,6 @@
-import { ValidationError } from '../errors';
-import { normalizeAddress, type Protocol } from '../protocols';
+import { ConfigError, ValidationError } from '../errors';
+import { ABANDONED_ATTEMPT_ERROR } from '../types';
+import type { Protocol } from '../protocols';
 import { canAdvance, FINISHED_STATUSES } from '../status';
 import type {
   Attempt,
@@ -9,6 +10,7 @@ import type {
   DeliveryCounts,
   DeliveryFilter,
   DeliveryStatus,
+  EnqueueOptions,
   EnqueueResult,
   InboundEvent,
   NewDelivery,
@@ -37,6 +39,8 @@ export interface MemoryStoreOptions {
 
 interface Row extends Delivery {
   dedupeAddress: string | null;
+  /** When the current (or last) lease started: the `startedAt` of an abandoned attempt. */
+  claimedAt: Date | null;
 }
 
 const FINISHED = new Set<DeliveryStatus>(FINISHED_STATUSES);
@@ -47,7 +51,7 @@ function eventKey(backend: string, eventId: string): string {
 }
 
 function toDelivery(row: Row): Delivery {
-  const { dedupeAddress: _dedupeAddress, ...delivery } = row;
+  const { dedupeAddress: _dedupeAddress, claimedAt: _claimedAt, ...delivery } = row;
   return structuredClone(delivery);
 }
 
@@ -121,61 +125,95 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     return false;
   }
 
+  function enqueueNow(rows: readonly NewDelivery[], opts: EnqueueOptions | undefined): EnqueueResult {
+    if (opts?.transaction !== undefined && opts.transaction !== null) {
+      throw new ConfigError(
+        'memoryStore cannot join a transaction handle through enqueue(); drop the `transaction` option (only stores that share your database, like @herald/store-postgres, can join one)',
+        { field: 'transaction' },
+      );
+    }
+    const ids = new Set<string>();
+    for (const [index, row] of rows.entries()) {
+      if (ids.has(row.id) || deliveries.has(row.id)) {
+        throw new ValidationError('enqueue failed; nothing was stored', [
+          { path: `rows[${index}].id`, message: `delivery id ${row.id} already exists` },
+        ]);
+      }
+      ids.add(row.id);
+    }
+    const result: EnqueueResult = { duplicates: [] };
+    let queued = false;
+    for (const input of rows) {
+      const row: Row = {
+        id: input.id,
+        batchId: input.batchId,
+        notification: input.notification,
+        category: input.category,
+        recipientId: input.recipientId,
+        protocol: input.protocol,
+        address: input.address,
+        backend: input.backend,
+        status: input.status,
+        skipReason: input.skipReason,
+        dedupeKey: input.dedupeKey,
+        dedupeAddress: input.dedupeAddress,
+        attempts: 0,
+        maxAttempts: input.maxAttempts,
+        providerMessageId: null,
+        lastError: null,
+        message: structuredClone(input.message),
+        createdAt: new Date(input.createdAt),
+        updatedAt: new Date(input.createdAt),
+        nextAttemptAt: input.status === 'queued' ? new Date(input.nextAttemptAt ?? input.createdAt) : null,
+        expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+        leaseOwner: null,
+        leaseUntil: null,
+        sentAt: null,
+        claimedAt: null,
+      };
+      if (row.status === 'queued' && isDuplicate(input)) {
+        row.status = 'skipped';
+        row.skipReason = 'duplicate';
+        row.nextAttemptAt = null;
+        result.duplicates.push(row.id);
+      }
+      if (row.status === 'queued') queued = true;
+      deliveries.set(row.id, row);
+    }
+    if (queued) notify();
+    return result;
+  }
+
+  /** The attempt a worker lost: its lease expired before it recorded an outcome (see `Store.claim`). */
+  function recordAbandoned(row: Row): void {
+    const startedAt = row.claimedAt ?? row.updatedAt;
+    const list = attemptLog.get(row.id) ?? [];
+    list.push({
+      deliveryId: row.id,
+      attempt: row.attempts,
+      startedAt: new Date(startedAt),
+      durationMs: Math.max(0, (row.leaseUntil?.getTime() ?? startedAt.getTime()) - startedAt.getTime()),
+      outcome: 'abandoned',
+      backend: row.backend,
+      request: null,
+      response: null,
+      error: ABANDONED_ATTEMPT_ERROR,
+      workerId: row.leaseOwner ?? 'unknown',
+    });
+    attemptLog.set(row.id, list);
+  }
+
   return {
     name: options.name ?? 'memory',
 
     async migrate() {},
 
-    async enqueue(rows) {
-      const ids = new Set<string>();
-      for (const [index, row] of rows.entries()) {
-        if (ids.has(row.id) || deliveries.has(row.id)) {
-          throw new ValidationError('enqueue failed; nothing was stored', [
-            { path: `rows[${index}].id`, message: `delivery id ${row.id} already exists` },
-          ]);
-        }
-        ids.add(row.id);
-      }
-      const result: EnqueueResult = { duplicates: [] };
-      let queued = false;
-      for (const input of rows) {
-        const row: Row = {
-          id: input.id,
-          batchId: input.batchId,
-          notification: input.notification,
-          category: input.category,
-          recipientId: input.recipientId,
-          protocol: input.protocol,
-          address: input.address,
-          backend: input.backend,
-          status: input.status,
-          skipReason: input.skipReason,
-          dedupeKey: input.dedupeKey,
-          dedupeAddress: input.dedupeAddress,
-          attempts: 0,
-          maxAttempts: input.maxAttempts,
-          providerMessageId: null,
-          lastError: null,
-          message: structuredClone(input.message),
-          createdAt: new Date(input.createdAt),
-          updatedAt: new Date(input.createdAt),
-          nextAttemptAt: input.status === 'queued' ? new Date(input.nextAttemptAt ?? input.createdAt) : null,
-          expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
-          leaseOwner: null,
-          leaseUntil: null,
-          sentAt: null,
-        };
-        if (row.status === 'queued' && isDuplicate(input)) {
-          row.status = 'skipped';
-          row.skipReason = 'duplicate';
-          row.nextAttemptAt = null;
-          result.duplicates.push(row.id);
-        }
-        if (row.status === 'queued') queued = true;
-        deliveries.set(row.id, row);
-      }
-      if (queued) notify();
-      return result;
+    async enqueue(rows, opts) {
+      return enqueueNow(rows, opts);
+    },
+
+    enqueueSync(rows, opts) {
+      return enqueueNow(rows, opts);
     },
 
     async claim(opts: ClaimOptions) {
@@ -192,10 +230,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         .slice(0, Math.max(0, opts.limit));
       const leaseUntil = new Date(now.getTime() + opts.leaseMs);
       for (const row of due) {
+        if (row.status === 'sending') recordAbandoned(row);
         row.status = 'sending';
         row.leaseOwner = opts.owner;
         row.leaseUntil = new Date(leaseUntil);
         row.nextAttemptAt = new Date(leaseUntil);
+        row.claimedAt = new Date(now);
         row.attempts += 1;
         row.updatedAt = new Date(now);
       }
@@ -221,6 +261,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         row.status = 'retrying';
         row.lastError = outcome.error;
         row.nextAttemptAt = new Date(outcome.nextAttemptAt);
+        if (outcome.failover) {
+          row.backend = outcome.failover.backend;
+          row.message = structuredClone(outcome.failover.message);
+          row.maxAttempts = outcome.failover.maxAttempts;
+        }
       } else {
         row.status = 'failed';
         row.lastError = outcome.error;
@@ -303,7 +348,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       const existing = trackingEvents.get(key);
       if (existing) {
         const row = existing.deliveryId ? deliveries.get(existing.deliveryId) : undefined;
-        return { inserted: false, delivery: row ? toDelivery(row) : null, statusChanged: false };
+        return { inserted: false, delivery: row ? toDelivery(row) : null, statusChanged: false, previousStatus: row?.status ?? null };
       }
       let row: Row | undefined;
       if (event.messageId !== null) {
@@ -315,12 +360,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       }
       trackingEvents.set(key, structuredClone({ ...event, backend, deliveryId: row?.id ?? null, receivedAt: opts.now }));
       let statusChanged = false;
+      const previousStatus = row?.status ?? null;
       if (row && opts.status !== null && canAdvance(row.status, opts.status)) {
         row.status = opts.status;
         row.updatedAt = new Date(opts.now);
         statusChanged = true;
       }
-      const result: RecordEventResult = { inserted: true, delivery: row ? toDelivery(row) : null, statusChanged };
+      const result: RecordEventResult = { inserted: true, delivery: row ? toDelivery(row) : null, statusChanged, previousStatus };
       return result;
     },
 
@@ -377,23 +423,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
 
     async suppress(entry) {
-      const address = normalizeAddress(entry.protocol, entry.address);
-      suppressions.set(eventKey(entry.protocol, address), {
+      suppressions.set(eventKey(entry.protocol, entry.address), {
         protocol: entry.protocol,
-        address,
+        address: entry.address,
         reason: entry.reason,
         createdAt: new Date(entry.createdAt ?? new Date()),
       });
     },
 
     async unsuppress(protocol: Protocol, address: string) {
-      return suppressions.delete(eventKey(protocol, normalizeAddress(protocol, address)));
+      return suppressions.delete(eventKey(protocol, address));
     },
 
     async suppressed(protocol, addresses) {
       const result = new Map<string, Suppression>();
       for (const address of addresses) {
-        const entry = suppressions.get(eventKey(protocol, normalizeAddress(protocol, address)));
+        const entry = suppressions.get(eventKey(protocol, address));
         if (entry) result.set(address, structuredClone(entry));
       }
       return result;
