@@ -1,39 +1,50 @@
 import { domainToASCII } from 'node:url';
 import {
+  type Backend,
+  type CommonBackendOptions,
   deepMerge,
   defineBackend,
-  parseMailbox,
-  PermanentError,
-  providerOptionsFor,
-  redact,
-  TransientError,
-  unsupportedFeature,
-  type BackendOptions,
+  type FailureScope,
+  httpFailure,
   type JsonObject,
-  type JsonValue,
   type OutboundMessage,
+  PermanentError,
+  parseMailbox,
+  providerOptionsFor,
   type RecipientStatus,
+  readAnswer,
+  requestFailure,
   type SendResult,
+  unsupportedFeature,
 } from '@herald/core';
 import { z } from 'zod';
 import { postalPublicKey, verifyPostalSignature } from './_signature';
 import { parsePostalInbound, parsePostalTracking } from './_webhooks';
 
-const postalOptions = z.object({
-  /** Base URL of your Postal instance, e.g. `https://postal.example.com`. */
-  apiUrl: z.url(),
-  /** A server API credential (`X-Server-API-Key`). Redacted from every error and log line. */
-  apiKey: z.string().min(1),
-  /** Postal's public key for webhook signatures: the `p=` value of `postal default-dkim-record`. Webhooks answer 401 without it. */
-  webhookKey: z.string().min(1).optional(),
-  /** `fetch` to use (proxies, tests). @default globalThis.fetch */
-  fetch: z.custom<typeof fetch>((v) => typeof v === 'function').optional(),
-  /** API request timeout in ms. @default 30000 */
-  timeoutMs: z.number().int().positive().default(30_000),
-});
-
 /** Options of {@link postal}. */
-export type PostalOptions = BackendOptions<typeof postalOptions>;
+export interface PostalOptions extends CommonBackendOptions {
+  /** Base URL of your Postal instance, e.g. `https://postal.example.com`. */
+  apiUrl: string;
+  /** A server API credential (`X-Server-API-Key`). Redacted from every error, attempt and log line. */
+  apiKey: string;
+  /** Postal's public key for webhook signatures: the `p=` value of `postal default-dkim-record`. Webhooks answer 401 without it. */
+  webhookKey?: string;
+  /** `fetch` to use (proxies, tests). @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** API request timeout in ms. @default 30000 */
+  timeoutMs?: number;
+}
+
+const postalOptions = z.object({
+  apiUrl: z.url(),
+  apiKey: z.string().min(1),
+  webhookKey: z.string().min(1).optional(),
+  fetch: z.custom<typeof fetch>((v) => typeof v === 'function').optional(),
+  timeoutMs: z.number().int().positive().default(30_000),
+}) satisfies z.ZodType<unknown, Omit<PostalOptions, keyof CommonBackendOptions>>;
+
+/** What Postal's `status: "error"` codes are about; others count as the message's content (see docs/backends/postal.md). */
+const PROVIDER_CODES = new Set(['InvalidServerAPIKey', 'AccessDenied', 'ServerSuspended', 'UnauthenticatedFromAddress']);
 
 /** `Name <local@domain>` with the domain IDNA-encoded and the display name quoted when it needs to be. */
 function formatAddress(value: string): string {
@@ -46,31 +57,7 @@ function formatAddress(value: string): string {
   return `${name} <${address}>`;
 }
 
-function retryAfterMs(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
-/**
- * Postal backend (its HTTP API, through `fetch`): html / markdown / blocks email with cc, bcc, one reply-to,
- * headers, one tag and named attachments; `providerOptions` are deep-merged into the JSON payload. Signed
- * tracking and inbound (raw message) webhooks.
- *
- * @example
- * ```ts
- * import { postal } from '@herald/backend-postal';
- * const backend = postal({
- *   apiUrl: 'https://postal.example.com',
- *   apiKey: process.env.POSTAL_API_KEY!,
- *   webhookKey: process.env.POSTAL_WEBHOOK_KEY, // the p= value of `postal default-dkim-record`
- *   defaults: { from: 'Shop <shop@example.org>' },
- * });
- * ```
- */
-export const postal = defineBackend({
+const _postal = defineBackend({
   name: 'postal',
   package: '@herald/backend-postal',
   protocol: 'email',
@@ -89,16 +76,11 @@ export const postal = defineBackend({
   },
   secrets: (o) => [o.apiKey],
   setup(options, context) {
-    const { name } = context;
+    const { name, secrets } = context;
     const endpoint = new URL('api/v1/send/message', options.apiUrl.endsWith('/') ? options.apiUrl : `${options.apiUrl}/`).toString();
     const doFetch = options.fetch ?? fetch;
     const key = options.webhookKey ? postalPublicKey(options.webhookKey, name) : null;
-    const fail = (message: string, extra: { status?: number; response?: JsonValue; transient?: boolean; retryAfterMs?: number } = {}) => {
-      const text = redact(message, [options.apiKey]);
-      const response = extra.response === undefined ? undefined : (JSON.parse(redact(JSON.stringify(extra.response), [options.apiKey])) as JsonValue);
-      const base = { backend: name, statusCode: extra.status, response };
-      return extra.transient ? new TransientError(text, { ...base, retryAfterMs: extra.retryAfterMs }) : new PermanentError(text, base);
-    };
+    const provider = 'Postal API';
 
     function payload(message: OutboundMessage): Record<string, unknown> {
       const o = message.options;
@@ -133,34 +115,29 @@ export const postal = defineBackend({
             signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(options.timeoutMs)]),
           });
         } catch (error) {
-          throw fail(`error posting to ${endpoint}: ${(error as Error).message}`, { transient: true });
+          throw requestFailure(error, { backend: name, provider, secrets });
         }
-        const text = await res.text().catch(() => '');
-        let json: JsonObject | null = null;
-        try {
-          const value = JSON.parse(text) as JsonValue;
-          json = typeof value === 'object' && value !== null && !Array.isArray(value) ? value : null;
-        } catch {
-          json = null;
-        }
-        const answer = json ?? text.slice(0, 2000);
+        const answer = await readAnswer(res);
+        const json: JsonObject | null = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? answer : null;
+        const data = typeof json?.data === 'object' && json.data !== null && !Array.isArray(json.data) ? json.data : {};
+        const code = typeof data.code === 'string' ? data.code : undefined;
         if (!res.ok) {
-          const transient = res.status === 429 || res.status === 408 || res.status >= 500;
-          throw fail(`Postal API response ${res.status} (${res.statusText})`, {
-            status: res.status,
-            response: answer,
-            transient,
-            retryAfterMs: retryAfterMs(res.headers.get('retry-after')),
-          });
+          const scope: FailureScope | undefined = code && PROVIDER_CODES.has(code) ? 'provider' : undefined;
+          throw httpFailure(
+            { status: res.status, statusText: res.statusText, headers: res.headers, body: answer },
+            { backend: name, provider, secrets, response: answer, ...(scope ? { scope } : {}) },
+          );
         }
         // The message may have been accepted: a retry could send it twice, so this is permanent.
-        if (!json) throw fail('Invalid JSON in Postal API response', { status: res.status, response: answer });
-        const data = typeof json.data === 'object' && json.data !== null && !Array.isArray(json.data) ? json.data : {};
+        if (!json) throw new PermanentError('Invalid JSON in Postal API response', { backend: name, statusCode: res.status, response: secrets.redactJson(answer) });
         if (json.status !== 'success') {
-          const code = typeof data.code === 'string' ? `${data.code}: ` : '';
-          throw fail(`Postal API answered status "${String(json.status)}": ${code}${String(data.message ?? 'no message')}`, {
-            status: res.status,
-            response: json,
+          // Postal answers 200 for refusals; its code says what they are about.
+          const detail = `${code ? `${code}: ` : ''}${String(data.message ?? 'no message')}`;
+          throw new PermanentError(secrets.redact(`${provider} answered status "${String(json.status)}": ${detail}`), {
+            backend: name,
+            statusCode: res.status,
+            response: secrets.redactJson(json),
+            scope: code && PROVIDER_CODES.has(code) ? 'provider' : 'content',
           });
         }
         const sent = typeof data.messages === 'object' && data.messages !== null && !Array.isArray(data.messages) ? data.messages : {};
@@ -185,3 +162,23 @@ export const postal = defineBackend({
     };
   },
 });
+
+/**
+ * Postal backend (its HTTP API, through `fetch`): html / markdown / blocks email with cc, bcc, one reply-to,
+ * headers, one tag and named attachments; `providerOptions` are deep-merged into the JSON payload. Signed
+ * tracking and inbound (raw message) webhooks.
+ *
+ * @example
+ * ```ts
+ * import { postal } from '@herald/backend-postal';
+ * const backend = postal({
+ *   apiUrl: 'https://postal.example.com',
+ *   apiKey: process.env.POSTAL_API_KEY!,
+ *   webhookKey: process.env.POSTAL_WEBHOOK_KEY, // the p= value of `postal default-dkim-record`
+ *   defaults: { from: 'Shop <shop@example.org>' },
+ * });
+ * ```
+ */
+export function postal(options: PostalOptions): Backend<'email'> {
+  return _postal(options);
+}

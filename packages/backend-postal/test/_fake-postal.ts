@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { secretForms } from '@herald/core/testing';
 
 const FIXTURES = new URL('../../../test/fixtures/postal/', import.meta.url);
 
@@ -32,7 +33,7 @@ export interface ReceivedRequest {
 /** A loopback server speaking Postal's `/api/v1/send/message`: records requests, answers scripted replies, else success. */
 export async function startFakePostal() {
   const requests: ReceivedRequest[] = [];
-  const script: ({ status: number; body: unknown; headers?: Record<string, string> } | 'echo-key')[] = [];
+  const script: ({ status: number; body: unknown; headers?: Record<string, string> } | 'echo-key' | 'echo-key-forms')[] = [];
   let nextId = 1000;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -51,6 +52,10 @@ export async function startFakePostal() {
       if (next === 'echo-key') {
         const key = String(req.headers['x-server-api-key']);
         answer = { status: 200, body: { status: 'error', time: 0, flags: {}, data: { code: 'InvalidServerAPIKey', message: `The API token ${key} was not valid.`, token: key } } };
+      } else if (next === 'echo-key-forms') {
+        // A misbehaving proxy in front of Postal quoting the credential back in every encoding, body and headers.
+        const forms = secretForms(String(req.headers['x-server-api-key']));
+        answer = { status: 401, body: { status: 'error', data: { code: 'AccessDenied', message: `denied ${forms.raw}`, forms } }, headers: { 'x-echo': forms.base64, 'www-authenticate': forms.hex } };
       } else if (next) {
         answer = next;
       } else {
@@ -72,6 +77,10 @@ export async function startFakePostal() {
     },
     echoKey() {
       script.push('echo-key');
+    },
+    /** Answer the next request 401, quoting the received API key in every form (body and headers). */
+    echoKeyForms() {
+      script.push('echo-key-forms');
     },
     last: () => requests.at(-1)!,
     close: () => new Promise<void>((r) => server.close(() => r())),

@@ -1,5 +1,5 @@
 import { applyCapabilities, ConfigError, PermanentError, TransientError, UnsupportedFeatureError, type Backend, type WebhookRequest } from '@herald/core';
-import { expectNoSecrets, makeOutboundMessage, makeSendContext } from '@herald/core/testing';
+import { expectNoSecrets, makeOutboundMessage, makeSendContext, secretLeaks, traceDelivery } from '@herald/core/testing';
 import { type ReceivedMessage, testBackend } from '@herald/core/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postal } from '../src';
@@ -185,6 +185,29 @@ describe('postal: requests and answers', () => {
     expectNoSecrets(error, [API_KEY]);
   });
 
+  // Regression: only the raw, URL-encoded and base64 forms were redacted; hex and base64url were stored.
+  it('an answer quoting the API key in any encoding leaks it nowhere (lastError, attempts, events, logs)', async () => {
+    peer.echoKeyForms();
+    const trace = await traceDelivery(postal({ apiUrl: peer.url, apiKey: API_KEY, test: true, defaults: { from: 'shop@example.net' } }), 'ada@example.org', { format: 'markdown', subject: 'Hi', body: 'Hi {{name}}' });
+    expect(trace.delivery).toMatchObject({ status: 'failed', lastError: expect.stringContaining('Postal API answered 401') });
+    expect(trace.attempts[0]!.response).toMatchObject({ status: 'error', data: { code: 'AccessDenied' } });
+    expect(secretLeaks(trace, [API_KEY])).toEqual([]);
+  });
+
+  it('classifies refusals: credentials and sender about the provider, the rest about the message', async () => {
+    peer.answer(200, fixture('api/error-unauthenticated-from.json'));
+    expect(await failure(send(backend))).toMatchObject({ scope: 'provider' });
+    peer.echoKey();
+    expect(await failure(send(backend))).toMatchObject({ scope: 'provider' });
+    peer.answer(200, { status: 'error', data: { code: 'NoContent', message: 'There is no content defined for this e-mail' } });
+    expect(await failure(send(backend))).toMatchObject({ scope: 'content' });
+    peer.answer(401, 'Unauthorized');
+    expect(await failure(send(backend))).toMatchObject({ scope: 'provider' });
+    peer.answer(503, 'down');
+    expect(await failure(send(backend))).toMatchObject({ scope: 'provider' });
+    expect(await failure(send(postal({ apiUrl: await closedPortUrl(), apiKey: API_KEY })))).toMatchObject({ scope: 'provider' });
+  });
+
   it('non-2xx: 429/5xx → TransientError (Retry-After), 4xx → PermanentError', async () => {
     peer.answer(429, { status: 'error', data: { message: 'slow down' } }, { 'retry-after': '12' });
     const limited = (await failure(send(backend))) as TransientError;
@@ -196,7 +219,7 @@ describe('postal: requests and answers', () => {
     peer.answer(404, 'Not Found');
     const notFound = (await failure(send(backend))) as PermanentError;
     expect(notFound).toBeInstanceOf(PermanentError);
-    expect(notFound.message).toBe('[herald] [postal] Postal API response 404 (Not Found)');
+    expect(notFound.message).toBe('[herald] [postal] Postal API answered 404 Not Found: Not Found');
     expect(notFound.response).toBe('Not Found');
   });
 

@@ -10,6 +10,6 @@ export {
   SUITE_TEMPLATES,
 } from './backend-helpers';
 export { type CaptureBackend, type CaptureBackendOptions, captureBackend, type InjectedFailure } from './capture-backend';
-export { type DeliveryTrace, secretLeaks, traceDelivery } from './leaks';
+export { type DeliveryTrace, secretForms, secretLeaks, traceDelivery } from './leaks';
 export { type LoopbackAnswer, loopback, type RecordedRequest } from './loopback';
 export { type MemoryStoreOptions, memoryStore } from './memory-store';

@@ -6,8 +6,30 @@ import type { Attempt, Backend, Delivery, Logger, TemplateSpec } from '../types'
 import { memoryStore } from './memory-store';
 
 /**
- * The forms of `secret` found anywhere in `value` (strings as they are, anything else as JSON): raw,
- * URL-encoded, base64 (padded or not), base64url and hex. Computed independently of core's redaction, to check it.
+ * The forms a secret travels in that a provider might quote back, by name: raw, URL-encoded, base64 (unpadded, so
+ * it also matches padded), base64url and hex (both cases). For fake providers that echo a credential in every form.
+ *
+ * @example
+ * ```ts
+ * import { secretForms } from '@herald/core/testing';
+ * secretForms('tok-123456').base64; // 'dG9rLTEyMzQ1Ng'
+ * ```
+ */
+export function secretForms(secret: string): Record<'raw' | 'urlEncoded' | 'base64' | 'base64url' | 'hex' | 'HEX', string> {
+  const bytes = Buffer.from(secret);
+  return {
+    raw: secret,
+    urlEncoded: encodeURIComponent(secret),
+    base64: bytes.toString('base64').replace(/=+$/, ''),
+    base64url: bytes.toString('base64url'),
+    hex: bytes.toString('hex'),
+    HEX: bytes.toString('hex').toUpperCase(),
+  };
+}
+
+/**
+ * The forms of `secret` (see {@link secretForms}) found anywhere in `value` — strings as they are, anything else as
+ * JSON, errors with their message and stack. Computed independently of core's redaction, to check it.
  *
  * @example
  * ```ts
@@ -20,16 +42,7 @@ export function secretLeaks(value: unknown, secrets: readonly string[]): string[
   const found: string[] = [];
   for (const secret of secrets) {
     if (secret.length < 4) continue;
-    const bytes = Buffer.from(secret);
-    const forms: [string, string][] = [
-      ['raw', secret],
-      ['URL-encoded', encodeURIComponent(secret)],
-      ['base64', bytes.toString('base64').replace(/=+$/, '')],
-      ['base64url', bytes.toString('base64url')],
-      ['hex', bytes.toString('hex')],
-      ['HEX', bytes.toString('hex').toUpperCase()],
-    ];
-    for (const [name, form] of forms) if (text?.includes(form)) found.push(`${name} of "${secret.slice(0, 2)}…"`);
+    for (const [name, form] of Object.entries(secretForms(secret))) if (text?.includes(form)) found.push(`${name} of "${secret.slice(0, 2)}…"`);
   }
   return found;
 }
@@ -51,7 +64,8 @@ export interface DeliveryTrace {
 /**
  * Send one notification through `backend` with a real Herald (memory store, no retry delay) to `address`, drain,
  * and return everything Herald kept or said about the delivery — to check that a backend's failure leaks no
- * secret (`expect(secretLeaks(trace, secrets)).toEqual([])`). Closes the backend.
+ * secret (`expect(secretLeaks(trace, secrets)).toEqual([])`). Closes the backend. A reserved test address
+ * (`example.org` …) needs a backend created with `test: true`.
  *
  * @example
  * ```ts
@@ -90,9 +104,12 @@ export async function traceDelivery(
     let notifyError: unknown = null;
     try {
       const result = await herald.notify(notification, options.data ?? { name: 'Ada' }, [{ id: 'u1', contacts: [{ protocol: backend.protocol, address }] }]);
+      const skipped = result.skipped[0];
+      if (skipped) throw new Error(`traceDelivery: the delivery was skipped (${skipped.reason}); a reserved test address needs a backend with test: true`);
       id = result.deliveries[0]?.id;
       await herald.drain();
     } catch (error) {
+      if (error instanceof Error && error.message.startsWith('traceDelivery:')) throw error;
       notifyError = error;
     }
     const delivery = id ? await herald.deliveries.get(id) : null;
