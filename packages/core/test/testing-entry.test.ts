@@ -70,11 +70,20 @@ const freshDist = existsSync(join(core, 'dist/testing/vitest.js')) && newest(joi
  */
 function sandbox(): string {
   const dir = mkdtempSync(join(tmpdir(), 'herald-testing-entry-'));
-  const pkg = JSON.parse(readFileSync(join(core, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(core, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+    peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  };
+  // What a user installs with core: its dependencies and required peers (vitest is an optional one).
+  const installed = [
+    ...Object.keys(pkg.dependencies ?? {}),
+    ...Object.keys(pkg.peerDependencies ?? {}).filter((name) => !pkg.peerDependenciesMeta?.[name]?.optional),
+  ];
   for (const part of ['package.json', 'src', ...(freshDist ? ['dist'] : [])]) cpSync(join(core, part), join(dir, 'core', part), { recursive: true });
   mkdirSync(join(dir, 'node_modules/@herald'), { recursive: true });
   symlinkSync(join(dir, 'core'), join(dir, 'node_modules/@herald/core'), 'dir');
-  for (const dep of Object.keys(pkg.dependencies)) {
+  for (const dep of installed) {
     symlinkSync(realpathSync(join(core, 'node_modules', dep)), join(dir, 'node_modules', dep), 'dir');
   }
   for (const [name, text] of Object.entries(FILES)) writeFileSync(join(dir, name), text);
