@@ -1,20 +1,41 @@
-import { type OutboundMessage, PermanentError, parseMailbox } from '@herald/core';
+import { type FailureScope, type OutboundMessage, PermanentError, parseMailbox } from '@herald/core';
 import type Mail from 'nodemailer/lib/mailer';
 
 /** Headers Herald builds itself: setting them through `options.headers` would corrupt the message. */
 const RESERVED = new Set(['from', 'to', 'cc', 'bcc', 'subject', 'message-id', 'date', 'mime-version', 'content-type', 'content-transfer-encoding']);
 /** RFC 5322 field name: printable ASCII except colon. */
 const FIELD_NAME = /^[!-9;-~]+$/;
+/** C0 and C1 controls and Unicode line separators: in an address or display name they can only be an injection. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/** A value quoted for an error message, every control character escaped (`\r`, `\u2028`). */
+const quoted = (value: string) => JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** Turn a rendered message into nodemailer message options (headers, attachments, ids). */
 export function toMail(message: OutboundMessage, backend: string, defaults: { from?: string; messageIdDomain?: string }): Mail.Options {
   const { options, content } = message;
-  const refuse = (why: string): never => {
-    throw new PermanentError(why, { backend });
+  const refuse = (why: string, scope: FailureScope = 'content'): never => {
+    throw new PermanentError(why, { backend, scope, rejectReason: 'invalid' });
   };
+  // Core validates addresses before they are stored; this is the last line before the wire. nodemailer would turn
+  // CR/LF into spaces in headers, but re-parses an address string, and `a@b\r\nBcc: c@d` then sends to c@d alone.
+  // Each address goes to nodemailer as the { name, address } Herald parsed, never as a string to parse again.
+  const mailbox = (value: string, field: string, scope: FailureScope) => {
+    if (CONTROL.test(value)) refuse(`${field} ${quoted(value)} contains control characters (CR, LF …)`, scope);
+    const parsed = parseMailbox(value) ?? refuse(`${field} ${quoted(value)} is not an email address`, scope);
+    return { name: parsed.name ?? '', address: parsed.address };
+  };
+  const mailboxes = (values: readonly string[] | undefined, field: string, scope: FailureScope) =>
+    values?.map((value, i) => mailbox(value, `${field}[${i}]`, scope));
+
   const from = options.from ?? defaults.from ?? refuse('no sender: set `from` on the backend, in its `defaults`, or on the notification');
-  const sender = parseMailbox(from) ?? refuse(`\`from\` "${from}" is not an email address`);
+  const sender = mailbox(from, '`from`', 'content');
   const domain = defaults.messageIdDomain ?? sender.address.slice(sender.address.lastIndexOf('@') + 1);
+  const to = mailbox(message.to, 'recipient address', 'recipient');
+  const name = message.recipient.name;
+  if (name && CONTROL.test(name)) refuse(`recipient name ${quoted(name)} contains control characters (CR, LF …)`, 'recipient');
+  // A bare contact address gets the recipient's name as display name.
+  if (!to.name && name) to.name = name;
 
   const headers: Record<string, string> = {};
   const header = (name: string, value: string) => {
@@ -30,14 +51,12 @@ export function toMail(message: OutboundMessage, backend: string, defaults: { fr
   for (const [key, value] of Object.entries(options.metadata ?? {})) header(`X-Herald-Metadata-${key}`, value);
   header('X-Herald-Delivery-Id', message.deliveryId);
 
-  const to = parseMailbox(message.to);
   return {
-    from,
-    // A bare contact address gets the recipient's name as display name.
-    to: to && !to.name && message.recipient.name ? { name: message.recipient.name, address: to.address } : message.to,
-    cc: options.cc,
-    bcc: options.bcc,
-    replyTo: options.replyTo,
+    from: sender,
+    to,
+    cc: mailboxes(options.cc, '`cc`', 'recipient'),
+    bcc: mailboxes(options.bcc, '`bcc`', 'recipient'),
+    replyTo: mailboxes(options.replyTo, '`replyTo`', 'content'),
     subject: content.subject,
     text: content.text,
     html: content.html,

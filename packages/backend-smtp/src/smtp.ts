@@ -33,7 +33,7 @@ export interface SmtpOptions {
   maxConnections?: number;
   /** Messages sent over one pooled connection before it is replaced (`Infinity`: never). @default 100 */
   maxMessages?: number;
-  /** Milliseconds to wait for a connection (and for the greeting). @default 10000 */
+  /** Milliseconds to wait for a connection, and then for the server's greeting. @default 10000 */
   connectionTimeout?: number;
   /** Milliseconds of silence after which a connection is dropped. @default 60000 */
   socketTimeout?: number;
@@ -76,7 +76,9 @@ const schema = z.object({
 /**
  * Email over SMTP with nodemailer. Formats `html`, `markdown` and `blocks`; attachments (inline too), cc, bcc,
  * reply-to, custom headers; tags and metadata travel as `X-Herald-Tags` and `X-Herald-Metadata-<key>` headers.
- * SMTP 4xx and connection failures are retried (`TransientError`), 5xx fail the delivery (`PermanentError`).
+ * SMTP 4xx and connection failures are retried (`TransientError`), 5xx fail the delivery (`PermanentError`); each
+ * error's `scope` says whether it is about the provider (auth, relay, outage: fail over), the recipient or the
+ * message (docs/backends/smtp.md, "Failures and failover").
  *
  * @example
  * ```ts
@@ -110,7 +112,9 @@ export const smtp: (options: SmtpOptions & CommonBackendOptions) => Backend<'ema
     const port = o.port ?? (o.secure ? 465 : 587);
     const server = `${o.host}:${port}`;
     const { transport: injected, from, messageIdDomain, pool, noDelay, ...rest } = o;
-    const connection = noDelay ? { ...rest, getSocket: noDelaySocket(o.host, port, o.connectionTimeout) } : rest;
+    // The greeting is part of connecting: a server that accepts and never speaks fails at connectionTimeout too.
+    const options = { ...rest, greetingTimeout: o.connectionTimeout };
+    const connection = noDelay ? { ...options, getSocket: noDelaySocket(o.host, port, o.connectionTimeout) } : options;
     const transport: Transporter<unknown> =
       injected ?? (pool ? nodemailer.createTransport({ ...connection, pool: true }) : nodemailer.createTransport(connection));
     return {

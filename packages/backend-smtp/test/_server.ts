@@ -13,7 +13,8 @@ export interface ReceivedMail {
   secure: boolean;
 }
 
-export type Stage = 'mail' | 'rcpt' | 'data';
+/** Where a queued failure answers: the greeting (`connect`), `AUTH`, `MAIL FROM`, `RCPT TO` or the end of `DATA`. */
+export type Stage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
 
 export interface TestSmtpServer {
   host: string;
@@ -31,9 +32,9 @@ export interface TestSmtpServer {
 
 const smtpError = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
 
-/** A real SMTP server (smtp-server) on 127.0.0.1 and a free port, keeping every message it accepts. */
+/** A real SMTP server (smtp-server) on 127.0.0.1 and a free port (or `port`), keeping every message it accepts. */
 export async function startSmtpServer(
-  options: { auth?: { user: string; pass: string }; tls?: 'implicit' | 'starttls' } = {},
+  options: { auth?: { user: string; pass: string }; tls?: 'implicit' | 'starttls'; port?: number } = {},
 ): Promise<TestSmtpServer> {
   const messages: ReceivedMail[] = [];
   const failures: { code: number; text: string; stage: Stage }[] = [];
@@ -56,10 +57,12 @@ export async function startSmtpServer(
     logger: false,
     onConnect(_session, callback) {
       connections++;
-      callback();
+      callback(take('connect'));
     },
     onAuth(login, _session, callback) {
-      if (auth && login.username === auth.user && login.password === auth.pass) callback(null, { user: login.username });
+      const failure = take('auth');
+      if (failure) callback(failure);
+      else if (auth && login.username === auth.user && login.password === auth.pass) callback(null, { user: login.username });
       else callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
     },
     onMailFrom(_address, _session, callback) {
@@ -96,7 +99,7 @@ export async function startSmtpServer(
     },
   });
   server.on('error', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
   return {
     host: '127.0.0.1',
