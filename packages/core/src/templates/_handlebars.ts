@@ -97,8 +97,8 @@ export const BUILTIN_HELPERS: ReadonlySet<string> = new Set(['if', 'unless', 'ea
 export const CAPTURE_HELPER = '__heraldValue';
 
 export interface RenderFn {
-  /** Render with `escape` applied to data in `{{x}}` (ignored by unescaped templates). */
-  (context: unknown, escape?: Escaper, partials?: Record<string, Handlebars.Template>): string;
+  /** Render with `escapeData` applied to data in `{{x}}` (ignored by unescaped templates). */
+  (context: unknown, escapeData?: Escaper, partials?: Record<string, Handlebars.Template>): string;
   /**
    * The output depends on the notification's data only (the source never names `recipient`, `contact`, `this`,
    * `@root`, a parent scope, `lookup`, a partial or an app helper), so one `notify()` call renders it once for
@@ -190,9 +190,9 @@ export function createEnvironment(options: EnvironmentOptions = {}): Environment
       const template = hb.compile(ast, { noEscape: !escaping, strict: false, knownHelpersOnly: false });
       const ownPartials = escaping ? partials.escaped : partials.raw;
       const runtime: Handlebars.RuntimeOptions = { ...RUNTIME_OPTIONS, partials: ownPartials };
-      const render = (context: unknown, escape: Escaper = escaping ? escapeHtml : identity, extra?: Record<string, Handlebars.Template>) => {
+      const render = (context: unknown, escapeData: Escaper = escaping ? escapeHtml : identity, extra?: Record<string, Handlebars.Template>) => {
         const previous = active;
-        active = escape;
+        active = escapeData;
         try {
           return template(context, extra ? { ...RUNTIME_OPTIONS, partials: { ...ownPartials, ...extra } } : runtime);
         } finally {

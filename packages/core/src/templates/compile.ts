@@ -63,6 +63,7 @@ const raw: Escaper = (value) => value;
  * A sender is usually `"Display name" <address>`: data in it is escaped for a quoted string, and line breaks
  * and control characters become spaces, so a value can neither end the quotes nor add a header.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
 const escapeQuoted: Escaper = (value) => value.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/["\\]/g, '\\$&');
 
 /**
@@ -95,9 +96,9 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation, 
       return fail(error, part);
     }
   };
-  const run = (fn: RenderFn, context: unknown, escape?: Escaper, partials?: Record<string, () => string>): string => {
+  const run = (fn: RenderFn, context: unknown, escapeData?: Escaper, partials?: Record<string, () => string>): string => {
     try {
-      return fn(context, escape, partials);
+      return fn(context, escapeData, partials);
     } catch (error) {
       return fail(error);
     }
@@ -130,11 +131,11 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation, 
     }
     return { ...data, recipient: wrapData(scope.recipient), contact: wrapData(scope.contact) };
   };
-  const line = (source: string | undefined, escape: Escaper, part: string) => {
+  const line = (source: string | undefined, escapeData: Escaper, part: string) => {
     if (source === undefined) return undefined;
-    const fn = tryCompile(source, escape !== raw, part);
+    const fn = tryCompile(source, escapeData !== raw, part);
     const usage = {};
-    return (scope: RenderScope) => once(usage, fn.dataOnly, scope, () => oneLine(run(fn, contextOf(scope), escape)));
+    return (scope: RenderScope) => once(usage, fn.dataOnly, scope, () => oneLine(run(fn, contextOf(scope), escapeData)));
   };
   const renderSubject = line(spec.subject, raw, 'subject') ?? (() => undefined);
   const renderFrom = line(spec.from, escapeQuoted, 'from') ?? (() => undefined);
@@ -165,8 +166,8 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation, 
       : // `{{> body}}` is the body itself, not a per-recipient partial.
         tryCompile(options.layout, true, 'layout', undefined);
   const layoutDataOnly = options.layout === undefined || !/recipient|contact|this|@root|\.\.|lookup|\{\{~?\s*#?>|#\*inline/.test(options.layout.replace(LAYOUT_BODY, ''));
-  const wrap = (html: string, ctx: Record<string, unknown>, escape: Escaper): string =>
-    layout ? run(layout, { ...ctx, body: html }, escape, { body: () => html }) : html;
+  const wrap = (html: string, ctx: Record<string, unknown>, escapeData: Escaper): string =>
+    layout ? run(layout, { ...ctx, body: html }, escapeData, { body: () => html }) : html;
   const { format } = spec;
 
   switch (format) {
@@ -224,17 +225,17 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation, 
       };
     }
     case 'params': {
-      const escape = location.escapeText;
+      const escapeData = location.escapeText;
       const tree: ParamsSource = typeof spec.body === 'string' ? parseParamsLines(spec.body) : spec.body;
       const compiled = compileTree(tree, (source, path) => {
         const part = `params ${path}`;
         let value: ValueFn | null = null;
         try {
-          value = env.compileValue(source, escape !== undefined);
+          value = env.compileValue(source, escapeData !== undefined);
         } catch (error) {
           fail(error, part);
         }
-        return value ? new ValueLeaf(value) : new TextLeaf(tryCompile(source, escape !== undefined, part));
+        return value ? new ValueLeaf(value) : new TextLeaf(tryCompile(source, escapeData !== undefined, part));
       });
       return {
         format,
@@ -243,10 +244,10 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation, 
           let ctx: Record<string, unknown> | undefined;
           const context = () => (ctx ??= contextOf(scope));
           const params = renderTree(compiled, (leaf) => {
-            if (leaf instanceof TextLeaf) return once(leaf, leaf.fn.dataOnly, scope, () => run(leaf.fn, context(), escape ?? raw));
+            if (leaf instanceof TextLeaf) return once(leaf, leaf.fn.dataOnly, scope, () => run(leaf.fn, context(), escapeData ?? raw));
             const value = once(leaf, leaf.fn.dataOnly, scope, () => {
               try {
-                return toJson(leaf.fn(context()), leaf.fn.escaped ? escape : undefined);
+                return toJson(leaf.fn(context()), leaf.fn.escaped ? escapeData : undefined);
               } catch (error) {
                 return fail(error);
               }
@@ -259,14 +260,14 @@ export function compileTemplate(spec: TemplateSpec, location: TemplateLocation, 
       };
     }
     case 'text': {
-      const escape = location.escapeText;
-      const body = tryCompile(stringBody(), escape !== undefined);
+      const escapeData = location.escapeText;
+      const body = tryCompile(stringBody(), escapeData !== undefined);
       const usage = {};
       return {
         format,
         location,
         render(scope) {
-          const text = once(usage, body.dataOnly, scope, () => run(body, contextOf(scope), escape ?? raw).trim());
+          const text = once(usage, body.dataOnly, scope, () => run(body, contextOf(scope), escapeData ?? raw).trim());
           return finish({ format, text }, scope);
         },
       };
@@ -326,25 +327,25 @@ function renderTree(node: CompiledTree, render: (leaf: Leaf) => JsonValue): Json
 }
 
 /**
- * A typed leaf's value as JSON: strings (data included) through `escape` when given, numbers that JSON cannot
+ * A typed leaf's value as JSON: strings (data included) through `escapeData` when given, numbers that JSON cannot
  * hold and missing values as `null`, dates as ISO strings, plain objects and arrays element by element.
  */
-function toJson(value: unknown, escape: Escaper | undefined): JsonValue {
+function toJson(value: unknown, escapeData: Escaper | undefined): JsonValue {
   if (value instanceof Data || typeof value === 'string') {
     const text = String(value);
-    return escape ? escape(text) : text;
+    return escapeData ? escapeData(text) : text;
   }
   if (value === null || value === undefined) return null;
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   if (typeof value === 'boolean') return value;
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
-  if (Array.isArray(value)) return value.map((v) => toJson(v, escape));
+  if (Array.isArray(value)) return value.map((v) => toJson(v, escapeData));
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);
     if (proto === Object.prototype || proto === null) {
       const out: JsonObject = {};
-      for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toJson(v, escape);
+      for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toJson(v, escapeData);
       return out;
     }
     // Handlebars' SafeString (trusted markup from a helper) and other objects with their own text.

@@ -6,7 +6,7 @@ import type { Backend, TemplateSpec } from '../types';
 import { BUILTIN_HELPERS, CAPTURE_HELPER, createEnvironment, type Environment, lineOf, messageOf, PartialError, type TemplateHelper } from './_handlebars';
 import { type CompiledTemplate, compileTemplate, type TemplateLocation } from './compile';
 import { loadTemplateFolder, type SharedTemplateFile } from './files';
-import { type CheckOptions, checkSource, checkTemplate, rootShape } from './schema-check';
+import { type CheckOptions, checkSource, checkTemplate, rootShape, suggest } from './schema-check';
 
 /** Shared template parts: `createHerald({ templates: { partials, helpers, layouts } })`. */
 export interface TemplateOptions {
@@ -72,6 +72,7 @@ export function createTemplateRegistry(options: TemplateRegistryOptions): Templa
     const own = new Map<string, Source>();
     const named = new Set<string>();
     for (const [channel, spec] of Object.entries(n.templates ?? {})) {
+      checkSpecKeys(n.id, channel, spec);
       named.add(channel);
       if (spec.enabled !== false) own.set(channel, { spec });
     }
@@ -157,6 +158,19 @@ export function createTemplateRegistry(options: TemplateRegistryOptions): Templa
     standalone: (notificationId) => standalone.get(notificationId) ?? none,
     entries: (notificationId) => compiled.get(notificationId)?.entries() ?? new Map<string, CompiledTemplate>().entries(),
   };
+}
+
+const SPEC_KEYS = ['format', 'subject', 'body', 'enabled', 'from'];
+
+/** A misspelt key (`subjet`) would silently do nothing: name it and the closest known one. */
+function checkSpecKeys(id: string, channel: string, spec: TemplateSpec): void {
+  const field = `notifications.${id}.templates.${channel}`;
+  if (!spec || typeof spec !== 'object') throw new ConfigError(`notification "${id}": the ${channel} template must be { format, body, subject?, from?, enabled? }`, { field });
+  for (const key of Object.keys(spec)) {
+    if (!SPEC_KEYS.includes(key)) {
+      throw new ConfigError(`notification "${id}": the ${channel} template has an unknown key "${key}"${suggest(key, SPEC_KEYS)}`, { field: `${field}.${key}` });
+    }
+  }
 }
 
 function checkHelpers(helpers: TemplateOptions['helpers']): Record<string, TemplateHelper> {

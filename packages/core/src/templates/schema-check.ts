@@ -136,6 +136,8 @@ class Checker {
   readonly problems: Problem[] = [];
   private readonly visiting = new Set<string>();
   private readonly inline = new Set<string>();
+  /** How to name a context entered by `#each`/`#with` in messages ("an item of `items`"). */
+  private readonly labels = new WeakMap<Shape, string>();
 
   constructor(
     private readonly options: CheckOptions,
@@ -159,7 +161,8 @@ class Checker {
         return;
       }
       case 'BlockStatement':
-        return this.block(node as hbs.AST.BlockStatement, ctx, params);
+        this.block(node as hbs.AST.BlockStatement, ctx, params);
+        return;
       case 'DecoratorBlock': {
         const d = node as hbs.AST.DecoratorBlock;
         const name = d.params[0];
@@ -256,7 +259,7 @@ class Checker {
       if (shape.kind === 'object') {
         const next = shape.fields.get(part) ?? shape.rest;
         if (!next) {
-          const shown = walked.length ? `\`${walked.join('.')}\` has` : atRoot ? 'the data has' : 'this context has';
+          const shown = walked.length ? `\`${walked.join('.')}\` has` : atRoot ? 'the data has' : `${this.labels.get(shape) ?? 'this context'} has`;
           this.report(p, `unknown variable \`${p.original}\`: ${shown} no field \`${part}\`${suggest(part, [...shape.fields.keys()])}`);
           return ANY;
         }
@@ -281,10 +284,13 @@ class Checker {
     const bind = (...shapes: Shape[]) => (blockParams.length ? [...params, new Map(blockParams.map((n, i) => [n, shapes[i] ?? ANY]))] : params);
     if (name && this.isHelper(name) && !this.blockParam(name, params)) {
       const [first = ANY] = this.args(b.params, b.hash, ctx, params);
+      const subject = b.params[0]?.type === 'PathExpression' ? (b.params[0] as hbs.AST.PathExpression).original : null;
       if (name === 'each') {
         const element = first.kind === 'array' ? first.element : first.kind === 'object' ? valuesOf(first) : ANY;
+        if (subject && !this.labels.has(element)) this.labels.set(element, `an item of \`${subject}\``);
         this.program(b.program, [...ctx, element], bind(element, SCALAR));
       } else if (name === 'with') {
+        if (subject && !this.labels.has(first)) this.labels.set(first, `\`${subject}\``);
         this.program(b.program, [...ctx, first], bind(first));
       } else {
         this.program(b.program, ctx, bind());
@@ -407,7 +413,9 @@ function partsOf(spec: TemplateSpec): Part[] {
       const walk = (node: unknown, path: string): void => {
         if (typeof node === 'string') {
           if (node.includes('{{')) parts.push({ label: `params ${path || '(root)'}`, source: node });
-        } else if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${path}[${i}]`));
+        } else if (Array.isArray(node)) {
+          for (const [i, n] of node.entries()) walk(n, `${path}[${i}]`);
+        }
         else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k);
       };
       walk(spec.body, '');
