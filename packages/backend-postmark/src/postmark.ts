@@ -1,45 +1,66 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  type Backend,
+  type CommonBackendOptions,
   deepMerge,
   defineBackend,
-  parseMailbox,
-  PermanentError,
-  providerOptionsFor,
-  verifyBasicAuth,
-  type BackendOptions,
   type JsonValue,
   type OutboundMessage,
+  PermanentError,
+  parseMailbox,
+  providerOptionsFor,
   type RecipientStatus,
   type SendResult,
+  secretsOf,
+  verifyBasicAuth,
 } from '@herald/core';
 import { ServerClient, type Message, type Models, type TemplatedMessage } from 'postmark';
 import { z } from 'zod';
-import { inactiveAddresses, mapPostmarkError, retryAfterMs } from './_errors';
+import { inactiveAddresses, mapPostmarkError } from './_errors';
 import { parsePostmarkTracking } from './_webhooks';
+
+/** HTTP basic-auth credentials a webhook request must carry. */
+export interface WebhookCredentials {
+  username: string;
+  /** Redacted from every error, attempt and log line. */
+  password: string;
+}
+
+/** Options of {@link postmark}. */
+export interface PostmarkOptions extends CommonBackendOptions {
+  /** Server API token (`X-Postmark-Server-Token`). Required unless `client` is given. Redacted from every error,
+   *  attempt and log line, in any encoding. */
+  serverToken?: string;
+  /** A ready `ServerClient` (proxies, custom fetch). Cancellation and Retry-After are then not available. */
+  client?: ServerClient;
+  /** API base URL. @default 'https://api.postmarkapp.com' */
+  apiUrl?: string;
+  /** Message stream for every send (a message's `providerOptions.postmark.MessageStream` wins). @default Postmark's default transactional stream */
+  messageStream?: string;
+  /** Template alias for the `params` format, or a function of the message. @default the rendered subject */
+  templateAlias?: string | ((message: OutboundMessage) => string);
+  /** HTTP basic auth credentials Postmark's webhooks must send (several to rotate). Webhooks answer 401 without them. */
+  webhookAuth?: WebhookCredentials | WebhookCredentials[];
+  /** API request timeout in seconds. @default 60 */
+  timeoutSeconds?: number;
+}
 
 const credentials = z.object({ username: z.string().min(1), password: z.string().min(1) });
 
 const postmarkOptions = z
   .object({
-    /** Server API token (`X-Postmark-Server-Token`). Redacted from every error and log line. */
     serverToken: z.string().min(1).optional(),
-    /** A ready `ServerClient` (proxies, custom fetch). Cancellation and Retry-After are then not available. */
     client: z.custom<ServerClient>((v) => typeof v === 'object' && v !== null && 'sendEmail' in v).optional(),
-    /** API base URL. @default 'https://api.postmarkapp.com' */
     apiUrl: z.url().default('https://api.postmarkapp.com'),
-    /** Message stream for every send (a message's `providerOptions.postmark.MessageStream` wins). @default Postmark's default transactional stream */
     messageStream: z.string().min(1).optional(),
-    /** Template alias for the `params` format, or a function of the message. @default the rendered subject */
     templateAlias: z.union([z.string().min(1), z.custom<(message: OutboundMessage) => string>((v) => typeof v === 'function')]).optional(),
-    /** HTTP basic auth credentials Postmark's webhooks must send (several to rotate). Webhooks answer 401 without them. */
     webhookAuth: z.union([credentials, z.array(credentials).min(1)]).optional(),
-    /** API request timeout in seconds. @default 60 */
     timeoutSeconds: z.number().positive().default(60),
   })
-  .refine((o) => Boolean(o.serverToken) || Boolean(o.client), { message: 'set `serverToken` (or pass a `client`)', path: ['serverToken'] });
-
-/** Options of {@link postmark}. */
-export type PostmarkOptions = BackendOptions<typeof postmarkOptions>;
+  .refine((o) => Boolean(o.serverToken) || Boolean(o.client), {
+    message: 'set `serverToken` (or pass a `client`)',
+    path: ['serverToken'],
+  }) satisfies z.ZodType<unknown, Omit<PostmarkOptions, keyof CommonBackendOptions>>;
 
 /** Per send: the worker's abort signal in, the answer's Retry-After out (the SDK drops both). */
 const _call = new AsyncLocalStorage<{ signal: AbortSignal; retryAfter: string | null }>();
@@ -56,23 +77,7 @@ function _capturingFetch(input: string | URL | Request, init?: RequestInit): Pro
 const list = (values: readonly string[] | undefined) => (values?.length ? values.join(', ') : undefined);
 const addressOf = (value: string) => (parseMailbox(value)?.address ?? value).toLowerCase();
 
-/**
- * Postmark email backend (official `postmark` SDK): `html`, `markdown` and `blocks` are sent as plain email,
- * `params` as a Postmark template (alias + model). One tag, metadata, attachments (inline too), open/click
- * tracking, message streams. Tracking webhooks: delivery, bounce, spam complaint, open, click, subscription change,
- * secured by HTTP basic auth.
- *
- * @example
- * ```ts
- * import { postmark } from '@herald/backend-postmark';
- * const backend = postmark({
- *   serverToken: process.env.POSTMARK_SERVER_TOKEN!,
- *   defaults: { from: 'Shop <shop@example.org>' },
- *   webhookAuth: { username: 'postmark', password: process.env.POSTMARK_WEBHOOK_PASSWORD! },
- * });
- * ```
- */
-export const postmark = defineBackend({
+const _postmark = defineBackend({
   name: 'postmark',
   package: '@herald/backend-postmark',
   protocol: 'email',
@@ -92,8 +97,11 @@ export const postmark = defineBackend({
     providerOptions: true,
     tracking: ['delivered', 'bounced', 'deferred', 'rejected', 'failed', 'complained', 'opened', 'clicked', 'unsubscribed', 'subscribed', 'autoresponded', 'unknown'],
   },
-  secrets: (o) => [o.serverToken, ...[o.webhookAuth ?? []].flat().map((c) => c.password)],
-  setup(options, { name }) {
+  secrets: (o) => {
+    const hooks = [o.webhookAuth ?? []].flat();
+    return secretsOf([o.serverToken, ...hooks.map((c) => c.password)], { basicAuth: hooks.map((c) => [c.username, c.password] as const) });
+  },
+  setup(options, { name, secrets }) {
     const url = new URL(options.apiUrl);
     const client =
       options.client ??
@@ -103,7 +111,6 @@ export const postmark = defineBackend({
         timeout: options.timeoutSeconds,
         fetch: _capturingFetch,
       });
-    const secrets = [options.serverToken ?? '', ...[options.webhookAuth ?? []].flat().map((c) => c.password)];
     const auth = [options.webhookAuth ?? []].flat();
 
     function payload(message: OutboundMessage, idempotencyKey: string): Record<string, unknown> {
@@ -140,7 +147,10 @@ export const postmark = defineBackend({
         const body = payload(message, context.idempotencyKey);
         const templated = (body.TemplateAlias ?? body.TemplateId ?? null) !== null;
         if (message.content.format === 'params' && !templated) {
-          throw new PermanentError('the params format needs a Postmark template: give the template a subject (the alias), set templateAlias, or providerOptions.postmark.TemplateAlias', { backend: name });
+          throw new PermanentError('the params format needs a Postmark template: give the template a subject (the alias), set templateAlias, or providerOptions.postmark.TemplateAlias', {
+            backend: name,
+            scope: 'provider',
+          });
         }
         const call = { signal: context.signal, retryAfter: null as string | null };
         let response: Models.MessageSendingResponse;
@@ -149,7 +159,7 @@ export const postmark = defineBackend({
             templated ? client.sendEmailWithTemplate(body as unknown as TemplatedMessage) : client.sendEmail(body as unknown as Message),
           );
         } catch (error) {
-          throw mapPostmarkError(error, { backend: name, secrets, retryAfterMs: retryAfterMs(call.retryAfter), signal: context.signal });
+          throw mapPostmarkError(error, { backend: name, secrets, retryAfter: call.retryAfter, signal: context.signal });
         }
         const inactive = new Set(inactiveAddresses(response.Message ?? ''));
         const recipients: Record<string, { status: RecipientStatus; messageId?: string }> = {};
@@ -160,12 +170,13 @@ export const postmark = defineBackend({
         if (inactive.has(addressOf(message.to))) {
           throw new PermanentError(`recipient is inactive at Postmark: ${response.Message}`, {
             backend: name,
+            scope: 'recipient',
             rejectReason: 'bounced',
             suppress: true,
-            response: response as unknown as JsonValue,
+            response: secrets.redactJson(response as unknown as JsonValue),
           });
         }
-        return { messageId: response.MessageID, recipients, response: response as unknown as JsonValue };
+        return { messageId: response.MessageID, recipients, response: secrets.redactJson(response as unknown as JsonValue) };
       },
       webhooks: {
         tracking: {
@@ -179,3 +190,23 @@ export const postmark = defineBackend({
     };
   },
 });
+
+/**
+ * Postmark email backend (official `postmark` SDK): `html`, `markdown` and `blocks` are sent as plain email,
+ * `params` as a Postmark template (alias + model). One tag, metadata, attachments (inline too), open/click
+ * tracking, message streams. Tracking webhooks: delivery, bounce, spam complaint, open, click, subscription change,
+ * secured by HTTP basic auth.
+ *
+ * @example
+ * ```ts
+ * import { postmark } from '@herald/backend-postmark';
+ * const backend = postmark({
+ *   serverToken: process.env.POSTMARK_SERVER_TOKEN!,
+ *   defaults: { from: 'Shop <shop@example.org>' },
+ *   webhookAuth: { username: 'postmark', password: process.env.POSTMARK_WEBHOOK_PASSWORD! },
+ * });
+ * ```
+ */
+export function postmark(options: PostmarkOptions): Backend<'email'> {
+  return _postmark(options);
+}

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { secretForms } from '@herald/core/testing';
 
 export const FIXTURES = new URL('../../../test/fixtures/postmark/', import.meta.url);
 
@@ -27,7 +28,7 @@ interface Answer {
 /** A loopback server speaking Postmark's `/email` API: records requests, answers scripted errors, else success. */
 export async function startFakePostmark() {
   const requests: ReceivedRequest[] = [];
-  const script: (Answer | 'echo-token')[] = [];
+  const script: (Answer | 'echo-token' | 'echo-token-forms')[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -44,6 +45,10 @@ export async function startFakePostmark() {
       let answer: Answer;
       if (next === 'echo-token') {
         answer = { status: 422, body: { ErrorCode: 405, Message: `Not allowed to send with token ${String(req.headers['x-postmark-server-token'])}` } };
+      } else if (next === 'echo-token-forms') {
+        // A misbehaving proxy quoting the token back in every encoding, body and headers.
+        const forms = secretForms(String(req.headers['x-postmark-server-token']));
+        answer = { status: 401, body: { ErrorCode: 10, Message: `Bad token: ${Object.values(forms).join(' ')}`, forms }, headers: { 'x-echo': forms.base64url, 'www-authenticate': forms.HEX } };
       } else {
         answer = next ?? {
           status: 200,
@@ -65,6 +70,10 @@ export async function startFakePostmark() {
     },
     echoToken() {
       script.push('echo-token');
+    },
+    /** Answer the next request 401, quoting the received token in every form (body and headers). */
+    echoTokenForms() {
+      script.push('echo-token-forms');
     },
     last(): ReceivedRequest {
       return requests.at(-1)!;

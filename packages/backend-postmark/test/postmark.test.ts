@@ -1,5 +1,5 @@
 import { ConfigError, PermanentError, TransientError, type Backend, type TrackingEvent, type WebhookRequest } from '@herald/core';
-import { expectNoSecrets, makeOutboundMessage, makeSendContext } from '@herald/core/testing';
+import { expectNoSecrets, makeOutboundMessage, makeSendContext, secretLeaks, traceDelivery } from '@herald/core/testing';
 import { type ReceivedMessage, testBackend } from '@herald/core/testing/vitest';
 import { ServerClient } from 'postmark';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -205,7 +205,8 @@ describe('postmark: requests and answers', () => {
     expect(error.suppress).toBe(true);
     expect(error.statusCode).toBe(422);
     expect(error.response).toMatchObject({ ErrorCode: 406 });
-    expect(error.message).toMatch(/^\[herald\] \[postmark\] recipient is inactive/);
+    expect(error.message).toMatch(/^\[herald\] \[postmark\] Postmark API answered 422: recipient is inactive/);
+    expect(error.scope).toBe('recipient');
   });
 
   it('422 / 300 invalid email request → PermanentError, rejectReason invalid', async () => {
@@ -222,6 +223,38 @@ describe('postmark: requests and answers', () => {
     expect(error).toBeInstanceOf(PermanentError);
     expect(String(error)).toMatch(/refused the server token/);
     expectNoSecrets(error, [TOKEN]);
+  });
+
+  // Regression: hex and base64url forms of the token were kept; nothing checked lastError, events or logs.
+  it('an answer quoting the token in any encoding leaks it nowhere (lastError, attempts, events, logs)', async () => {
+    peer.echoTokenForms();
+    const trace = await traceDelivery(postmark({ serverToken: TOKEN, apiUrl: peer.url, test: true, defaults: { from: 'shop@example.net' } }), 'ada@example.org', { format: 'markdown', subject: 'Hi', body: 'Hi {{name}}' });
+    expect(trace.delivery).toMatchObject({ status: 'failed', lastError: expect.stringContaining('refused the server token') });
+    expect(trace.attempts[0]!.response).toMatchObject({ ErrorCode: 10 });
+    expect(secretLeaks(trace, [TOKEN])).toEqual([]);
+  });
+
+  it('classifies refusals by what they are about (provider, recipient, content)', async () => {
+    const cases: [number, number, string, 'provider' | 'recipient' | 'content', boolean][] = [
+      [401, 10, 'Bad or missing API token', 'provider', false],
+      [422, 400, 'Sender signature not found', 'provider', false],
+      [422, 405, 'Not allowed to send: account ran out of credits', 'provider', false],
+      [422, 412, 'Account pending approval', 'provider', false],
+      [422, 1101, 'Template not found', 'provider', false],
+      [422, 406, 'You tried to send to recipient(s) that have been marked as inactive.', 'recipient', false],
+      [422, 300, "Error parsing 'To': Illegal email address 'ada@@example.org'.", 'recipient', false],
+      [422, 300, "Invalid 'HtmlBody'", 'content', false],
+      [422, 411, 'Forbidden attachment type', 'content', false],
+      [500, 0, 'Internal Server Error', 'provider', true],
+      [503, 100, 'Maintenance', 'provider', true],
+      [429, 0, 'Rate limit exceeded', 'provider', true],
+    ];
+    for (const [status, ErrorCode, Message, scope, transient] of cases) {
+      peer.answer(status, { ErrorCode, Message });
+      const error = (await failure(send())) as PermanentError;
+      expect(error, `${status}/${ErrorCode}`).toBeInstanceOf(transient ? TransientError : PermanentError);
+      expect(error.scope, `${status}/${ErrorCode}`).toBe(scope);
+    }
   });
 
   it('429 → TransientError with retryAfterMs from Retry-After', async () => {
@@ -259,7 +292,7 @@ describe('postmark: requests and answers', () => {
   it('validates options at start-up', () => {
     expect(() => postmark({})).toThrow(ConfigError);
     expect(() => postmark({ serverToken: TOKEN, webhookAuth: { username: '', password: 'x' } })).toThrow(/webhookAuth/);
-    expect(postmark({ serverToken: TOKEN, webhookAuth: HOOK }).secrets).toEqual([TOKEN, HOOK.password]);
+    expect(postmark({ serverToken: TOKEN, webhookAuth: HOOK }).secrets).toEqual([TOKEN, HOOK.password, `${HOOK.username}:${HOOK.password}`]);
   });
 });
 
