@@ -79,6 +79,7 @@ function scopeOf(code: number, response: string, command = ''): FailureScope {
   if (e?.subject === 5) return 'provider'; // the dialogue itself (syntax, too many recipients)
   if (e?.subject === 6) return 'content'; // media: encoding, conversion
   if (!e && MAILBOX_FULL.test(response)) return 'recipient';
+  if (!e && (code === 421 || code === 451 || code === 452)) return 'provider'; // closing, local error, system storage
   if (command.startsWith('AUTH') || [530, 534, 535, 538].includes(code)) return 'provider';
   if (RELAY.test(response) || SENDER_BLOCKED.test(response)) return 'provider';
   if (CONTENT.test(response)) return 'content';

@@ -82,6 +82,8 @@ const answers: [Stage, number, string, Kind, FailureScope][] = [
   ['mail', 421, '4.7.0 Try again later, closing connection', T, 'provider'],
   ['mail', 451, '4.3.0 Local error in processing', T, 'provider'],
   ['mail', 452, 'Insufficient system storage', T, 'provider'],
+  ['rcpt', 452, 'Insufficient system storage', T, 'provider'],
+  ['rcpt', 451, 'Requested action aborted: local error in processing', T, 'provider'],
   ['mail', 554, '5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org', P, 'provider'],
   ['mail', 550, "5.7.26 Unauthenticated email from example.org is not accepted due to domain's DMARC policy", P, 'provider'],
   ['mail', 553, '5.1.8 Sender address rejected: Domain not found', P, 'provider'],
