@@ -1,4 +1,4 @@
-import { type Backend, defineBackend, PermanentError, providerOptionsFor, type BackendOptions, type JsonObject } from '@herald/core';
+import { type Backend, type CommonBackendOptions, defineBackend, type HeadersLike, type JsonObject, PermanentError, providerOptionsFor, secretsOf } from '@herald/core';
 import { type FetchFunction, IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webhook';
 import { z } from 'zod';
 import { mapSlackError } from './_errors';
@@ -15,19 +15,29 @@ export function escapeMrkdwn(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-const slackOptions = z.object({
-  /** Hosts an incoming-webhook URL may point at (`host` or `host:port`). @default ['hooks.slack.com'] */
-  allowedHosts: z.array(z.string().min(1)).default(['hooks.slack.com']),
-  /** Accept `http:` webhook URLs (tests against a local server only). @default false */
-  allowInsecure: z.boolean().default(false),
-  /** Request timeout in ms. @default 10000 */
-  timeout: z.number().int().positive().default(10_000),
-  /** The fetch implementation `@slack/webhook` uses. @default globalThis.fetch */
-  fetch: z.custom<FetchFunction>((v) => typeof v === 'function').optional(),
-});
-
 /** Options of {@link slack}. */
-export type SlackOptions = BackendOptions<typeof slackOptions>;
+export interface SlackOptions extends CommonBackendOptions {
+  /** Hosts an incoming-webhook URL may point at (`host` or `host:port`). @default ['hooks.slack.com'] */
+  allowedHosts?: string[];
+  /** Accept `http:` webhook URLs (tests against a local server only). @default false */
+  allowInsecure?: boolean;
+  /** Request timeout in ms. @default 10000 */
+  timeout?: number;
+  /** The fetch implementation `@slack/webhook` uses. @default globalThis.fetch */
+  fetch?: FetchFunction;
+}
+
+const slackOptions = z.object({
+  allowedHosts: z.array(z.string().min(1)).default(['hooks.slack.com']),
+  allowInsecure: z.boolean().default(false),
+  timeout: z.number().int().positive().default(10_000),
+  fetch: z.custom<FetchFunction>((v) => typeof v === 'function').optional(),
+}) satisfies z.ZodType<unknown, Omit<SlackOptions, keyof CommonBackendOptions>>;
+
+/** The credential of an incoming-webhook URL is its last path segment (the token after the team and channel ids). */
+function _webhookSecrets(url: string) {
+  return secretsOf([url.split(/[?#]/)[0]!.split('/').filter(Boolean).at(-1)]);
+}
 
 /** `params` templates render a Block Kit payload; `text` templates a plain mrkdwn message. */
 function _payload(content: { text?: string; params?: JsonObject; subject?: string }): IncomingWebhookSendArguments | null {
@@ -75,19 +85,20 @@ const _slack = defineBackend({
         if (!payload) {
           throw new PermanentError('a Slack message needs `text`, or `params` with `text` or `blocks`', { backend: name });
         }
-        const answer = { retryAfter: null as string | null };
+        const secrets = _webhookSecrets(message.to);
+        const answer: { headers: HeadersLike | null } = { headers: null };
         const capturing: FetchFunction = async (url, init) => {
           const signal = init?.signal ? AbortSignal.any([init.signal, ctx.signal]) : ctx.signal;
           const res = await baseFetch(url, { ...init, signal });
-          answer.retryAfter = res.headers.get('retry-after');
+          answer.headers = res.headers;
           return res;
         };
         const webhook = new IncomingWebhook(message.to, { fetch: capturing, timeout: o.timeout });
         try {
           const result = await webhook.send({ ...payload, ...providerOptionsFor({ name, kind: 'slack' }, message) });
-          return { recipients: { [message.to]: { status: 'sent' } }, response: { status: 200, body: result.text } };
+          return { recipients: { [message.to]: { status: 'sent' } }, response: { status: 200, body: secrets.redact(result.text) } };
         } catch (error) {
-          throw mapSlackError(error, name, answer.retryAfter);
+          throw mapSlackError(error, name, secrets, answer.headers);
         }
       },
     };

@@ -79,6 +79,20 @@ describe('slack end to end (notify → drain)', () => {
     expect(attempts[1]!.response).toEqual({ status: 500, body: 'rollup_error' });
   });
 
+  // Regression: a Slack webhook URL (its path is the credential) was printed whole in notify() validation errors.
+  it('never prints a webhook token in notify() errors', async () => {
+    const strict = createHerald({ store: memoryStore(), backends: [slack()], notifications: [deployed], logger: false });
+    const token = 'xoxSECRETtoken0123456789';
+    const err = await strict
+      .notify(deployed, { service: 'api', by: 'ci' }, [{ id: 'u1', contacts: [{ protocol: 'slack-webhook', address: `https://hooks.attacker.net/services/T0/B0/${token}` }] }])
+      .catch((e: unknown) => e);
+    await strict.close();
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(String(err)).toMatch(/not an allowed Slack webhook host/);
+    expect(String(err)).toContain('/services/T0/B0/[redacted]');
+    expect(`${String(err)} ${JSON.stringify(err)}`).not.toContain(token);
+  });
+
   it('rejects a plain http:// Slack URL at notify() when the backend does not allow it', async () => {
     const strict = createHerald({ store: memoryStore(), backends: [slack()], notifications: [deployed], logger: false });
     const err = await strict

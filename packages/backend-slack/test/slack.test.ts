@@ -1,7 +1,7 @@
 import { PermanentError, TransientError } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { escapeMrkdwn, slack } from '../src';
-import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
+import { type LoopbackAnswer as Answer, loopback, type RecordedRequest, secretForms, secretLeaks, traceDelivery } from '@herald/core/testing';
 import { sendContext, slackMessage } from './_fixtures';
 
 const closers: (() => Promise<void>)[] = [];
@@ -12,7 +12,7 @@ afterEach(async () => {
 const PATH = '/services/T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX';
 const ok: Answer = { status: 200, headers: { 'content-type': 'text/html' }, body: 'ok' };
 
-async function setup(answer: Answer | (() => Answer)) {
+async function setup(answer: Answer | ((req: RecordedRequest) => Answer)) {
   const server = await loopback(typeof answer === 'function' ? answer : () => answer);
   closers.push(server.close);
   const backend = slack({ allowedHosts: ['127.0.0.1'], allowInsecure: true });
@@ -97,6 +97,45 @@ describe('slack wire format', () => {
       expect((err as Error).message).not.toContain('XXXXXXXX');
     });
   }
+
+  it('classifies refusals: a gone or refused webhook is about the recipient, a bad payload about the content', async () => {
+    const cases: [number, string, 'provider' | 'recipient' | 'content' | undefined][] = [
+      [404, 'no_service', 'recipient'],
+      [403, 'invalid_token', 'recipient'],
+      [403, 'action_prohibited', 'recipient'],
+      [400, 'invalid_payload', 'content'],
+      [400, 'invalid_blocks', 'content'],
+      [400, 'something_new', undefined],
+      [429, 'rate_limited', 'provider'],
+      [503, 'unavailable', 'provider'],
+    ];
+    for (const [status, body, scope] of cases) {
+      const { backend, url } = await setup({ status, body });
+      const err = (await backend.send(slackMessage(url, { format: 'text', text: 'x' }), sendContext()).catch((e: unknown) => e)) as PermanentError;
+      expect(err.scope, body).toBe(scope);
+    }
+  });
+
+  // Regression: an answer quoting the webhook URL (its path is the credential) was stored whole.
+  it('an answer quoting the webhook URL or its token, in any form, leaks it nowhere Herald keeps', async () => {
+    const token = 'XXXXXXXXXXXXXXXXXXXXXXXX';
+    const echo = (req: RecordedRequest): Answer => {
+      const forms = secretForms(token);
+      return { status: 404, headers: { 'x-echo': forms.base64 }, body: `no_service for http://${req.headers.host}${req.url} (${Object.values(forms).join(' ')})` };
+    };
+    const { backend, url } = await setup(echo);
+    const trace = await traceDelivery(backend, url, { format: 'text', body: 'Hi {{name}}' });
+    expect(trace.delivery).toMatchObject({ status: 'failed', lastError: expect.stringContaining('/services/T0000000/B0000000/[redacted]') });
+    // The address itself is where Herald must keep the URL; everything said about the delivery must not.
+    const said = {
+      lastError: trace.delivery!.lastError,
+      attempts: trace.attempts.map((a) => ({ error: a.error, response: a.response })),
+      events: trace.events.map((e) => (e as unknown[]).slice(2)),
+      errors: trace.events.map((e) => (e as [string, { lastError?: string }])[1]?.lastError ?? null),
+      logs: trace.logs,
+    };
+    expect(secretLeaks(said, [token])).toEqual([]);
+  });
 
   it('maps 429 to transient honouring Retry-After', async () => {
     const { backend, url } = await setup({ status: 429, headers: { 'retry-after': '30' }, body: 'rate_limited' });

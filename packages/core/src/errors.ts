@@ -132,7 +132,8 @@ export class ValidationError extends HeraldError {
     const detail = issues.length ? `\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}` : '';
     super('VALIDATION', message + detail, options);
     this.name = 'ValidationError';
-    this.issues = issues;
+    // Issues quote the input (a contact's address): the same masking as the message.
+    this.issues = issues.map((i) => ({ ...i, message: maskCredentialShapes(i.message) }));
   }
 }
 

@@ -8,13 +8,13 @@ import { type FailureScope, PermanentError, type RejectReason, TransientError } 
 import { redactorOf, type Secrets } from './secrets';
 import type { JsonValue } from './types';
 
-/** Response headers as `fetch` (`Headers`), `node:http` and undici give them. */
-export type HeadersLike = Headers | { readonly [name: string]: string | readonly string[] | number | undefined };
+/** Response headers as `fetch` (`Headers`, or anything with its `get`), `node:http` and undici give them. */
+export type HeadersLike = { get(name: string): string | null } | { readonly [name: string]: string | readonly string[] | number | undefined };
 
 /** One header's value (the first, when repeated); names are case-insensitive. */
 export function headerOf(headers: HeadersLike | undefined, name: string): string | undefined {
   if (!headers) return undefined;
-  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+  if (typeof headers.get === 'function') return (headers as { get(name: string): string | null }).get(name) ?? undefined;
   const record = headers as { readonly [name: string]: string | readonly string[] | number | undefined };
   const lower = name.toLowerCase();
   const value = record[lower] ?? record[Object.keys(record).find((k) => k.toLowerCase() === lower) ?? ''];
@@ -177,7 +177,8 @@ export function httpFailure(answer: HttpAnswer, options: HttpFailureOptions): Tr
   const base = classifyStatus(answer.status);
   const transient = options.transient ?? base.transient;
   const scope = options.scope ?? base.scope;
-  const detail = (options.detail ?? detailOf(answer.body)).slice(0, 300);
+  // Redacted before it is cut: a secret straddling the cut would otherwise keep its first half.
+  const detail = secrets.redact(options.detail ?? detailOf(answer.body)).slice(0, 300);
   const phrase = answer.statusText ? ` ${answer.statusText}` : '';
   const message = secrets.redact(`${options.provider} answered ${answer.status}${phrase}${detail ? `: ${detail}` : ''}`);
   const response = secrets.redactJson(options.response ?? ({ status: answer.status, body: (answer.body ?? null) as JsonValue } as JsonValue));
