@@ -23,6 +23,9 @@ const CONNECTION_CODES = new Set([
 /** Errors that mean the connection settings are wrong, not that the server is briefly away. */
 const CONFIG_CODES = new Set(['28P01', '28000', '3D000', '3F000']);
 
+/** A schema that was never migrated: no such schema, table or (claim) function. The store never migrates on its own. */
+const UNMIGRATED_CODES = new Set(['3F000', '42P01', '42883']);
+
 function errorCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const code = (error as { code?: unknown }).code;
@@ -36,16 +39,16 @@ function errorMessage(error: unknown): string {
 }
 
 /** True when the error is a lost or refused connection (the worker should back off and retry). */
-export function _isConnectionError(error: unknown): boolean {
+export function isConnectionError(error: unknown): boolean {
   const code = errorCode(error);
   if (code && CONNECTION_CODES.has(code)) return true;
-  if (error instanceof AggregateError) return error.errors.some(_isConnectionError);
+  if (error instanceof AggregateError) return error.errors.some(isConnectionError);
   const message = error instanceof Error ? error.message : '';
   return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable|Connection ended/i.test(message);
 }
 
 /** A description of where the store connects, without the password. */
-export function _describeTarget(config: PoolConfig): string {
+export function describeTarget(config: PoolConfig): string {
   if (config.connectionString) return redactUrl(config.connectionString);
   const user = config.user ? `${config.user}@` : '';
   const host = config.host ?? process.env.PGHOST ?? 'localhost';
@@ -67,19 +70,26 @@ function passwordOf(config: PoolConfig): string | undefined {
 }
 
 /**
- * Turn a pg error into a Herald error when it is about the connection: `ConfigError` when the store never
- * connected (or the credentials/database are wrong), `TransientError` when a working connection was lost.
+ * Turn a pg error into a Herald error when it is about the connection or the schema: `ConfigError` when the store
+ * never connected, the credentials/database are wrong or (given `schema`) the schema was never migrated,
+ * `TransientError` when a working connection was lost.
  * Other errors (SQL errors) pass through unchanged. Messages never contain the password.
  */
-export function _wrapError(error: unknown, config: PoolConfig, everConnected: boolean): unknown {
+export function wrapError(error: unknown, config: PoolConfig, everConnected: boolean, schema?: string): unknown {
   if (error instanceof HeraldError) return error;
   const code = errorCode(error);
-  const where = _describeTarget(config);
+  const where = describeTarget(config);
   const detail = redact(errorMessage(error), [passwordOf(config)]);
+  if (schema !== undefined && code && UNMIGRATED_CODES.has(code)) {
+    return new ConfigError(
+      `the schema "${schema}" at ${where} is missing or not migrated (${detail}): call \`await store.migrate()\` first (createHerald does it before first use), or run migrate() from @herald/store-postgres in a deploy step`,
+      { backend: 'store-postgres', cause: error, field: 'schema' },
+    );
+  }
   if (code && CONFIG_CODES.has(code)) {
     return new ConfigError(`cannot use PostgreSQL at ${where}: ${detail}`, { backend: 'store-postgres', cause: error, field: 'connectionString' });
   }
-  if (!_isConnectionError(error)) return error;
+  if (!isConnectionError(error)) return error;
   if (!everConnected) {
     return new ConfigError(`cannot connect to PostgreSQL at ${where}: ${detail}. Is the server running and the connection string right?`, {
       backend: 'store-postgres',

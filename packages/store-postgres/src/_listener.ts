@@ -1,12 +1,12 @@
 import pg from 'pg';
-import { _ident } from './_schema';
+import { ident } from './_schema';
 
 /**
  * One dedicated connection that LISTENs on the store's channel and calls every subscriber on each
  * notification. It reconnects with backoff when the connection drops and wakes every subscriber once it is
  * back, since notifications sent while it was away are lost.
  */
-export class _Listener {
+export class Listener {
   readonly #config: pg.ClientConfig;
   readonly #channel: string;
   readonly #subscribers = new Set<() => void>();
@@ -73,7 +73,7 @@ export class _Listener {
     connecting = (async () => {
       try {
         await client.connect();
-        await client.query(`LISTEN ${_ident(this.#channel)}`);
+        await client.query(`LISTEN ${ident(this.#channel)}`);
         if (this.#closed || dead || this.#subscribers.size === 0) {
           drop();
           return;

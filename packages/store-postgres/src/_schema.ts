@@ -1,14 +1,15 @@
 import type { Pool } from 'pg';
+import { CLAIM_FUNCTION_V3 } from './_sql';
 
 /** One schema change. Versions only grow; a released migration is never edited. */
-export interface _Migration {
+export interface Migration {
   version: number;
   name: string;
   /** SQL with `{s}` standing for the quoted schema name. */
   sql: string;
 }
 
-export const _MIGRATIONS: readonly _Migration[] = [
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'initial',
@@ -137,10 +138,28 @@ END
 $$;
 `,
   },
+  {
+    version: 3,
+    name: 'attempt-backend-claim-time-retention',
+    // Failover moves a delivery between backends, so each attempt records the backend that made it (before this
+    // version every attempt was made by its delivery's backend). claimed_at is when the current lease started: the
+    // claim logs a reclaimed lease's lost attempt as started then (outcome 'abandoned'). prune() deletes old
+    // unmatched tracking events, which the partial index finds without scanning the matched ones.
+    sql: `
+ALTER TABLE {s}.attempts ADD COLUMN backend text;
+UPDATE {s}.attempts AS a SET backend = d.backend FROM {s}.deliveries AS d WHERE d.id = a.delivery_id;
+ALTER TABLE {s}.deliveries ADD COLUMN claimed_at timestamptz;
+UPDATE {s}.deliveries SET claimed_at = updated_at WHERE status = 'sending';
+CREATE INDEX events_unmatched ON {s}.events (received_at) WHERE delivery_id IS NULL;
+${CLAIM_FUNCTION_V3}`,
+  },
 ];
 
+/** The number of migrations this package applies (the schema version it needs). */
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
 /** Quote a (validated) schema name as an identifier. */
-export function _ident(name: string): string {
+export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
@@ -148,8 +167,8 @@ export function _ident(name: string): string {
  * Apply the missing migrations under a session-level advisory lock, so concurrent callers (two processes
  * starting at once) run them one after the other; the second finds nothing to do.
  */
-export async function _runMigrations(pool: Pool, schema: string): Promise<number[]> {
-  const s = _ident(schema);
+export async function runMigrations(pool: Pool, schema: string): Promise<number[]> {
+  const s = ident(schema);
   const client = await pool.connect();
   let broken = false;
   const onError = () => {
@@ -166,7 +185,7 @@ export async function _runMigrations(pool: Pool, schema: string): Promise<number
       const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.herald_migrations`);
       const done = new Set(rows.map((r) => r.version));
       const applied: number[] = [];
-      for (const migration of _MIGRATIONS) {
+      for (const migration of MIGRATIONS) {
         if (done.has(migration.version)) continue;
         await client.query('BEGIN');
         try {

@@ -1,17 +1,17 @@
+import { createHash } from 'node:crypto';
 import {
-  ConfigError,
-  FINISHED_STATUSES,
-  canAdvance,
-  normalizeAddress,
   type Attempt,
   type AttemptOutcome,
   type ClaimOptions,
+  ConfigError,
+  canAdvance,
   type Delivery,
   type DeliveryCounts,
   type DeliveryFilter,
   type DeliveryStatus,
   type EnqueueOptions,
   type EnqueueResult,
+  FINISHED_STATUSES,
   type InboundEvent,
   type NewDelivery,
   type Protocol,
@@ -21,24 +21,13 @@ import {
   type Suppression,
   type TrackingEvent,
 } from '@herald/core';
-import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { _describeTarget, _wrapError } from './_errors';
-import { _Listener } from './_listener';
-import {
-  _DELIVERY_COLUMNS,
-  type _AttemptRow,
-  type _DeliveryRow,
-  type _EventRow,
-  type _SuppressionRow,
-  _eventJson,
-  _json,
-  _toAttempt,
-  _toDelivery,
-  _toEvent,
-  _toSuppression,
-} from './_rows';
-import { _ident, _runMigrations } from './_schema';
+import { describeTarget, wrapError } from './_errors';
+import { Listener } from './_listener';
+import { rejectUnknownKeys } from './_options';
+import { type EventRow, eventJson, json, toEvent } from './_rows';
+import { ident, runMigrations } from './_schema';
+import { INSERT_COLUMNS, type Statements, statements } from './_sql';
 
 /**
  * Anything that runs a parameterized query on one connection: a `pg` `Client` / `PoolClient` inside your
@@ -48,7 +37,7 @@ export interface PgQueryable {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
-/** Options of {@link postgresStore}. Give one of `connectionString`, `pool` or `connection`. */
+/** Options of {@link postgresStore}. Give `connectionString` and/or `connection`, or `pool`. */
 export interface PostgresStoreOptions {
   /** e.g. `postgres://herald:secret@db.internal:5432/app`. The password never appears in errors. */
   connectionString?: string;
@@ -58,9 +47,7 @@ export interface PostgresStoreOptions {
   connection?: pg.PoolConfig;
   /** PostgreSQL schema holding Herald's tables; created by `migrate()`. @default 'herald' */
   schema?: string;
-  /** Run migrations on first use (under an advisory lock, so many processes may start at once). @default true */
-  migrate?: boolean;
-  /** Rows per INSERT statement when enqueueing large fan-outs. @default 1000 */
+  /** Rows per INSERT statement when enqueueing large fan-outs (1 to 3000). @default 1000 */
   chunkSize?: number;
   /** Close a pool passed in `pool` when the store closes. @default false */
   closePool?: boolean;
@@ -68,10 +55,67 @@ export interface PostgresStoreOptions {
   max?: number;
 }
 
+const OPTION_KEYS: readonly (keyof PostgresStoreOptions)[] = ['connectionString', 'pool', 'connection', 'schema', 'chunkSize', 'closePool', 'max'];
+
+/** Every key `pg` reads from a pool config (`pg.PoolConfig`, plus what `pg.defaults` adds); checked against the types below. */
+const CONNECTION_KEYS = [
+  'user', 'database', 'password', 'port', 'host', 'connectionString', 'keepAlive', 'stream', 'statement_timeout', 'ssl',
+  'enableChannelBinding', 'sslnegotiation', 'query_timeout', 'lock_timeout', 'keepAliveInitialDelayMillis',
+  'idle_in_transaction_session_timeout', 'application_name', 'fallback_application_name', 'connectionTimeoutMillis', 'types',
+  'options', 'client_encoding', 'pipeline', 'max', 'min', 'idleTimeoutMillis', 'log', 'Promise', 'allowExitOnIdle', 'maxUses',
+  'maxLifetimeSeconds', 'Client', 'onConnect', 'verify', 'binary', 'parseInt8', 'parseInputDatesAsUTC',
+] as const satisfies readonly (keyof pg.PoolConfig | 'binary' | 'parseInt8' | 'parseInputDatesAsUTC')[];
+// A key @types/pg adds to PoolConfig fails to compile here until it is listed above.
+const everyPoolConfigKeyListed: [Exclude<keyof pg.PoolConfig, (typeof CONNECTION_KEYS)[number]>] extends [never] ? true : never = true;
+void everyPoolConfigKeyListed;
+
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
-/** Deliveries a worker may claim once `next_attempt_at` passes (for `sending`, that is the lease expiry). */
-const ACTIVE = `status IN ('queued', 'retrying', 'sending')`;
 const FINISHED = FINISHED_STATUSES as readonly string[];
+
+function configError(message: string, field: string): ConfigError {
+  return new ConfigError(message, { backend: 'store-postgres', field });
+}
+
+/** Validate the options at creation, so a typo fails at start-up instead of connecting somewhere else. */
+function checkOptions(options: PostgresStoreOptions): void {
+  if (typeof options !== 'object' || options === null) throw configError('postgresStore needs options: give connectionString, connection or pool', 'connectionString');
+  if ('migrate' in options) {
+    throw configError(
+      'postgresStore: the `migrate` option was removed; the store never migrates on its own. createHerald awaits store.migrate() before first use, and migrate(options) from @herald/store-postgres runs it in a deploy step.',
+      'migrate',
+    );
+  }
+  rejectUnknownKeys('postgresStore', options, OPTION_KEYS);
+  const { connectionString, pool, connection, schema, chunkSize, closePool, max } = options;
+  if (pool === undefined && connectionString === undefined && connection === undefined) {
+    throw configError('give connectionString, pool or connection', 'connectionString');
+  }
+  if (connectionString !== undefined && (typeof connectionString !== 'string' || connectionString.length === 0)) {
+    throw configError('connectionString must be a non-empty string (postgres://user:password@host:5432/db)', 'connectionString');
+  }
+  if (pool !== undefined) {
+    if (typeof pool !== 'object' || pool === null || typeof pool.connect !== 'function' || typeof pool.query !== 'function') {
+      throw configError('pool must be a pg.Pool', 'pool');
+    }
+    for (const other of ['connectionString', 'connection', 'max'] as const) {
+      if (options[other] !== undefined) throw configError(`\`${other}\` configures the pool the store creates; with \`pool\`, set it on your pool instead`, other);
+    }
+  } else if (closePool !== undefined) {
+    throw configError('closePool applies to a pool passed as `pool`; the store always closes the pool it creates', 'closePool');
+  }
+  if (connection !== undefined) {
+    if (typeof connection !== 'object' || connection === null) throw configError('connection must be a pg pool config object', 'connection');
+    rejectUnknownKeys('postgresStore', connection, CONNECTION_KEYS, 'connection.');
+  }
+  if (schema !== undefined && (typeof schema !== 'string' || !SCHEMA_NAME.test(schema))) {
+    throw configError(`schema "${String(schema)}" must be letters, digits and underscores (at most 48), not starting with a digit`, 'schema');
+  }
+  if (chunkSize !== undefined && (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 3000)) {
+    throw configError(`chunkSize must be an integer from 1 to 3000, got ${String(chunkSize)}`, 'chunkSize');
+  }
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw configError(`max must be a positive integer, got ${String(max)}`, 'max');
+  if (closePool !== undefined && typeof closePool !== 'boolean') throw configError('closePool must be true or false', 'closePool');
+}
 
 function isQueryable(value: unknown): value is PgQueryable {
   return typeof value === 'object' && value !== null && typeof (value as { query?: unknown }).query === 'function';
@@ -82,27 +126,6 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
-
-const INSERT_COLUMNS = [
-  'id',
-  'batch_id',
-  'notification',
-  'category',
-  'recipient_id',
-  'protocol',
-  'address',
-  'backend',
-  'status',
-  'skip_reason',
-  'dedupe_key',
-  'dedupe_address',
-  'max_attempts',
-  'message',
-  'created_at',
-  'updated_at',
-  'next_attempt_at',
-  'expires_at',
-] as const;
 
 function insertValues(row: NewDelivery, duplicate: boolean): unknown[] {
   return [
@@ -117,9 +140,9 @@ function insertValues(row: NewDelivery, duplicate: boolean): unknown[] {
     duplicate ? 'skipped' : row.status,
     duplicate ? 'duplicate' : row.skipReason,
     row.dedupeKey,
-    row.dedupeKey === null ? row.dedupeAddress : (row.dedupeAddress ?? row.address),
+    row.dedupeAddress,
     row.maxAttempts,
-    _json(row.message),
+    json(row.message),
     row.createdAt,
     row.createdAt,
     duplicate || row.status !== 'queued' ? null : (row.nextAttemptAt ?? row.createdAt),
@@ -127,10 +150,23 @@ function insertValues(row: NewDelivery, duplicate: boolean): unknown[] {
   ];
 }
 
+/** The dedupe identity of a row: key and (normalized, as given) address; a null address is its own value. */
+function dedupePair(key: string | null, address: string | null): string {
+  return JSON.stringify([key, address]);
+}
+
+/** When the provider accepted the message: the end of the attempt, not when its row happens to be written. */
+function finishedAt(a: Attempt): Date {
+  return new Date(a.startedAt.getTime() + Math.max(0, a.durationMs));
+}
+
+type FinishItem = { id: string; owner: string; outcome: AttemptOutcome };
+
 /**
  * The PostgreSQL store: any number of worker processes on any number of machines share one queue.
  * Claims use `FOR UPDATE SKIP LOCKED` with leases, idle workers wake through `LISTEN/NOTIFY`, rate limits are
  * shared through the database, and `notify(…, { transaction: client })` enqueues inside your own transaction.
+ * The store never migrates on its own: `createHerald` awaits `migrate()` before first use.
  */
 export class PostgresStore implements Store {
   readonly name = 'postgres';
@@ -141,36 +177,21 @@ export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
   readonly #config: pg.PoolConfig;
-  readonly #s: string;
-  readonly #autoMigrate: boolean;
+  readonly #sql: Statements;
   readonly #chunkSize: number;
-  #migrated: Promise<void> | null = null;
   #everConnected = false;
-  #listener: _Listener | null = null;
+  #listener: Listener | null = null;
   #closed = false;
-  readonly #statements = new Map<string, string>();
+  readonly #statementNames = new Map<string, string>();
   readonly #inserts = new Map<number, string>();
 
   constructor(options: PostgresStoreOptions) {
+    checkOptions(options);
     const schema = options.schema ?? 'herald';
-    if (!SCHEMA_NAME.test(schema)) {
-      throw new ConfigError(`schema "${schema}" must be letters, digits and underscores (at most 48), not starting with a digit`, {
-        backend: 'store-postgres',
-        field: 'schema',
-      });
-    }
-    const chunkSize = options.chunkSize ?? 1000;
-    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 3000) {
-      throw new ConfigError('chunkSize must be an integer from 1 to 3000', { backend: 'store-postgres', field: 'chunkSize' });
-    }
-    if (!options.pool && !options.connectionString && !options.connection) {
-      throw new ConfigError('give connectionString, pool or connection', { backend: 'store-postgres', field: 'connectionString' });
-    }
     this.schema = schema;
     this.channel = `herald_${schema}`.slice(0, 63);
-    this.#s = _ident(schema);
-    this.#autoMigrate = options.migrate ?? true;
-    this.#chunkSize = chunkSize;
+    this.#sql = statements(ident(schema));
+    this.#chunkSize = options.chunkSize ?? 1000;
     if (options.pool) {
       this.#pool = options.pool;
       this.#ownsPool = options.closePool ?? false;
@@ -190,7 +211,7 @@ export class PostgresStore implements Store {
 
   /** Where the store connects, password redacted. */
   get target(): string {
-    return _describeTarget(this.#config);
+    return describeTarget(this.#config);
   }
 
   /** The underlying pool (for your own queries and transactions). */
@@ -201,23 +222,11 @@ export class PostgresStore implements Store {
   // ───────────────────────── plumbing ─────────────────────────
 
   #wrap(error: unknown): unknown {
-    return _wrapError(error, this.#config, this.#everConnected);
-  }
-
-  async #ready(): Promise<void> {
-    if (!this.#autoMigrate) return;
-    if (!this.#migrated) {
-      this.#migrated = this.migrate().catch((error: unknown) => {
-        this.#migrated = null;
-        throw error;
-      });
-    }
-    await this.#migrated;
+    return wrapError(error, this.#config, this.#everConnected, this.schema);
   }
 
   /** Run one statement. `prepared` (for the hot, fixed-text statements) parses and plans it once per connection. */
   async #query<R>(text: string, values?: unknown[], prepared = false): Promise<R[]> {
-    await this.#ready();
     try {
       const result = prepared ? await this.#pool.query({ name: this.#statementName(text), text, values }) : await this.#pool.query(text, values);
       return result.rows as R[];
@@ -227,17 +236,16 @@ export class PostgresStore implements Store {
   }
 
   #statementName(text: string): string {
-    let name = this.#statements.get(text);
+    let name = this.#statementNames.get(text);
     if (!name) {
       name = `herald_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
-      this.#statements.set(text, name);
+      this.#statementNames.set(text, name);
     }
     return name;
   }
 
   /** Run `fn` inside BEGIN/COMMIT on one pooled connection. */
   async #transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    await this.#ready();
     let client: pg.PoolClient;
     try {
       client = await this.#pool.connect();
@@ -269,41 +277,68 @@ export class PostgresStore implements Store {
     }
   }
 
+  // ───────────────────────── lifecycle ─────────────────────────
+
   /**
    * Create or upgrade the schema. Runs under `pg_advisory_lock`, so concurrent calls from many processes are
-   * safe; a second run is a no-op.
+   * safe; a second run is a no-op. Nothing else migrates: other methods on an unmigrated schema are a
+   * `ConfigError` saying to call this.
    */
   async migrate(): Promise<void> {
     try {
-      await _runMigrations(this.#pool, this.schema);
+      await runMigrations(this.#pool, this.schema);
       this.#everConnected = true;
     } catch (error) {
-      throw this.#wrap(error);
+      throw wrapError(error, this.#config, this.#everConnected);
     }
   }
 
-  // ───────────────────────── enqueue ─────────────────────────
+  /**
+   * Delete finished deliveries last updated before `olderThan` (their attempts and events go with them), then
+   * tracking events that matched no delivery and inbound events received before it, each in batches of one
+   * short statement, so no lock is held for long and live workers never wait on it.
+   */
+  async prune(options: { olderThan: Date; batchSize?: number }): Promise<number> {
+    const batchSize = Math.max(1, Math.floor(options.batchSize ?? 1000));
+    const drain = async (text: string, values: unknown[]): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        const n = (await this.#query<{ n: number }>(text, values))[0]?.n ?? 0;
+        total += n;
+        if (n < batchSize) return total;
+      }
+    };
+    const removed = await drain(this.#sql.pruneDeliveries, [FINISHED, options.olderThan, batchSize]);
+    await drain(this.#sql.pruneUnmatchedEvents, [options.olderThan, batchSize]);
+    await drain(this.#sql.pruneInbound, [options.olderThan, batchSize]);
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#listener?.close();
+    if (this.#ownsPool) await this.#pool.end().catch(() => undefined);
+  }
+
+  // ───────────────────────── queue: enqueue ─────────────────────────
 
   async enqueue(rows: readonly NewDelivery[], options: EnqueueOptions = {}): Promise<EnqueueResult> {
-    if (rows.length === 0) return { duplicates: [] };
     const tx = options.transaction;
     if (tx !== undefined && tx !== null) {
       if (!isQueryable(tx)) {
-        throw new ConfigError('transaction must be a pg client (or an object with query(text, values)) inside BEGIN', {
-          backend: 'store-postgres',
-          field: 'transaction',
-        });
+        throw configError('transaction must be a pg client (or an object with query(text, values)) inside BEGIN', 'transaction');
       }
-      await this.#ready();
+      if (rows.length === 0) return { duplicates: [] };
       try {
         return await this.#enqueueOn(tx, rows, true);
       } catch (error) {
         throw this.#wrap(error);
       }
     }
+    if (rows.length === 0) return { duplicates: [] };
     const needsTransaction = rows.length > this.#chunkSize || rows.some((r) => r.dedupeKey !== null && r.status === 'queued');
     if (!needsTransaction) {
-      await this.#ready();
       try {
         return await this.#enqueueOn(this.#pool, rows, false);
       } catch (error) {
@@ -342,7 +377,7 @@ export class PostgresStore implements Store {
         const base = r * INSERT_COLUMNS.length;
         tuples.push(`(${INSERT_COLUMNS.map((column, i) => `$${base + i + 1}${column === 'message' ? '::jsonb' : ''}`).join(', ')})`);
       }
-      sql = `INSERT INTO ${this.#s}.deliveries (${INSERT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
+      sql = `INSERT INTO ${ident(this.schema)}.deliveries (${INSERT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
       if (this.#inserts.size < 64) this.#inserts.set(count, sql);
     }
     return sql;
@@ -350,27 +385,23 @@ export class PostgresStore implements Store {
 
   /**
    * The dedupe check, inside the enqueueing transaction: a transaction-level advisory lock per (key, address)
-   * serializes concurrent enqueues of the same key, so exactly one of two racing calls inserts.
+   * serializes concurrent enqueues of the same key, so exactly one of two racing calls inserts. Addresses are
+   * compared as given (core normalized them).
    */
   async #dedupe(db: PgQueryable, rows: readonly NewDelivery[]): Promise<Set<string>> {
     const candidates = rows.filter((r) => r.dedupeKey !== null && r.status === 'queued');
     const duplicates = new Set<string>();
     if (candidates.length === 0) return duplicates;
-    const pair = (r: NewDelivery) => `${r.dedupeKey}\u001f${r.dedupeAddress ?? r.address}`;
-    const lockKeys = [...new Set(candidates.map((r) => `${this.schema}\u001f${pair(r)}`))].sort();
-    await db.query('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k ORDER BY k', [lockKeys]);
+    const lockKeys = [...new Set(candidates.map((r) => `${this.schema}\u001f${dedupePair(r.dedupeKey, r.dedupeAddress)}`))].sort();
+    await db.query(this.#sql.dedupeLock, [lockKeys]);
     const keys = [...new Set(candidates.map((r) => r.dedupeKey as string))];
-    const { rows: found } = await db.query(
-      `SELECT dedupe_key, dedupe_address, max(created_at) AS last FROM ${this.#s}.deliveries
-       WHERE dedupe_key = ANY($1::text[]) AND status NOT IN ('failed', 'skipped') GROUP BY dedupe_key, dedupe_address`,
-      [keys],
-    );
+    const { rows: found } = await db.query(this.#sql.dedupeLast, [keys]);
     const last = new Map<string, number>();
     for (const f of found as { dedupe_key: string; dedupe_address: string | null; last: Date }[]) {
-      last.set(`${f.dedupe_key}\u001f${f.dedupe_address ?? ''}`, new Date(f.last).getTime());
+      last.set(dedupePair(f.dedupe_key, f.dedupe_address), new Date(f.last).getTime());
     }
     for (const row of candidates) {
-      const key = pair(row);
+      const key = dedupePair(row.dedupeKey, row.dedupeAddress);
       const since = row.dedupeSince ? row.dedupeSince.getTime() : Number.NEGATIVE_INFINITY;
       const previous = last.get(key);
       if (previous !== undefined && previous >= since) {
@@ -383,7 +414,7 @@ export class PostgresStore implements Store {
     return duplicates;
   }
 
-  // ───────────────────────── claiming and finishing ─────────────────────────
+  // ───────────────────────── queue: claim and outcomes ─────────────────────────
 
   async claim(options: ClaimOptions): Promise<Delivery[]> {
     const now = options.now ?? new Date();
@@ -392,15 +423,40 @@ export class PostgresStore implements Store {
     const leaseUntil = new Date(now.getTime() + options.leaseMs);
     const backends = options.backends ? [...options.backends] : null;
     // One index-ordered scan that locks as it goes and steps over rows other workers hold. A `sending` row's
-    // next_attempt_at is its lease expiry, so deliveries of a crashed worker come due like any other.
-    const sql = `SELECT ${_DELIVERY_COLUMNS} FROM ${this.#s}.claim($1, $2, $3, $4, $5::text[])`;
-    const values: unknown[] = [now, limit, options.owner, leaseUntil, backends];
-    const rows = await this.#query<_DeliveryRow>(sql, values, true);
-    return rows.map(_toDelivery);
+    // next_attempt_at is its lease expiry, so deliveries of a crashed worker come due like any other (and the
+    // claim logs the attempt they lost).
+    return this.#query<Delivery>(this.#sql.claim, [now, limit, options.owner, leaseUntil, backends], true);
   }
 
   async finish(id: string, owner: string, outcome: AttemptOutcome): Promise<boolean> {
-    const { text, values } = this.#finishQuery(id, owner, outcome);
+    const a = outcome.attempt;
+    const values: unknown[] = [
+      id,
+      owner,
+      new Date(),
+      outcome.status === 'sent' ? outcome.providerMessageId : outcome.error,
+      a.attempt,
+      a.startedAt,
+      a.durationMs,
+      a.outcome,
+      a.backend ?? null,
+      json(a.request),
+      json(a.response),
+      a.error,
+      a.workerId,
+    ];
+    let text: string;
+    if (outcome.status === 'sent') {
+      values.push(finishedAt(a));
+      text = this.#sql.finishSent;
+    } else if (outcome.status === 'retrying') {
+      values.push(outcome.nextAttemptAt);
+      const failover = outcome.failover;
+      if (failover) values.push(failover.backend, json(failover.message), failover.maxAttempts);
+      text = failover ? this.#sql.finishFailover : this.#sql.finishRetrying;
+    } else {
+      text = this.#sql.finishFailed;
+    }
     const rows = await this.#query<{ n: number }>(text, values, true);
     const done = (rows[0]?.n ?? 0) > 0;
     if (done && outcome.status === 'retrying') await this.#notify();
@@ -410,12 +466,13 @@ export class PostgresStore implements Store {
   /**
    * Record a batch of outcomes with one statement: the rows travel as arrays, are unnested on the server, and the
    * status updates and attempt rows are written together. One round trip and one commit for a whole batch,
-   * instead of a query per delivery inside a transaction.
+   * instead of a query per delivery inside a transaction. Failovers, rare, use a variant with three more arrays.
    */
-  async finishMany(items: readonly { id: string; owner: string; outcome: AttemptOutcome }[]): Promise<boolean[]> {
+  async finishMany(items: readonly FinishItem[]): Promise<boolean[]> {
     if (items.length === 0) return [];
     if (items.length === 1) return [await this.finish(items[0]!.id, items[0]!.owner, items[0]!.outcome)];
-    const columns: unknown[][] = Array.from({ length: 15 }, () => []);
+    const failover = items.some(({ outcome }) => outcome.status === 'retrying' && outcome.failover !== undefined);
+    const columns: unknown[][] = Array.from({ length: failover ? 19 : 16 }, () => []);
     for (const { id, owner, outcome } of items) {
       const a = outcome.attempt;
       const sent = outcome.status === 'sent';
@@ -424,138 +481,87 @@ export class PostgresStore implements Store {
         owner,
         outcome.status,
         sent ? outcome.providerMessageId : null,
-        sent ? new Date(a.startedAt.getTime() + Math.max(0, a.durationMs)) : null,
+        sent ? finishedAt(a) : null,
         outcome.status === 'retrying' ? outcome.nextAttemptAt : null,
         sent ? null : outcome.error,
         a.attempt,
         a.startedAt,
         a.durationMs,
         a.outcome,
-        _json(a.request),
-        _json(a.response),
+        a.backend ?? null,
+        json(a.request),
+        json(a.response),
         a.error,
         a.workerId,
       ];
+      if (failover) {
+        const to = outcome.status === 'retrying' ? outcome.failover : undefined;
+        row.push(to?.backend ?? null, to ? json(to.message) : null, to?.maxAttempts ?? null);
+      }
       for (let i = 0; i < row.length; i++) columns[i]!.push(row[i]);
     }
-    const rows = await this.#query<{ id: string }>(this.#finishManySql(), [...columns, new Date()], true);
+    const values = failover ? [...columns.slice(0, 16), new Date(), ...columns.slice(16)] : [...columns, new Date()];
+    const rows = await this.#query<{ id: string }>(failover ? this.#sql.finishManyFailover : this.#sql.finishMany, values, true);
     const done = new Set(rows.map((r) => r.id));
     const results = items.map((item) => done.has(item.id));
     if (items.some((item, i) => results[i] && item.outcome.status === 'retrying')) await this.#notify();
     return results;
   }
 
-  #finishManyText: string | null = null;
-  #finishManySql(): string {
-    this.#finishManyText ??= `
-      WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[],
-                             $8::int[], $9::timestamptz[], $10::double precision[], $11::text[], $12::jsonb[], $13::jsonb[],
-                             $14::text[], $15::text[])
-          AS t(id, owner, status, provider_message_id, sent_at, next_attempt_at, last_error,
-               attempt, started_at, duration_ms, outcome, request, response, error, worker_id)
-      ), updated AS (
-        UPDATE ${this.#s}.deliveries AS d
-        SET status = i.status,
-            provider_message_id = CASE WHEN i.status = 'sent' THEN i.provider_message_id ELSE d.provider_message_id END,
-            sent_at = CASE WHEN i.status = 'sent' THEN i.sent_at ELSE d.sent_at END,
-            last_error = i.last_error,
-            next_attempt_at = i.next_attempt_at,
-            lease_owner = NULL, lease_until = NULL, updated_at = $16
-        FROM input AS i
-        WHERE d.id = i.id AND d.lease_owner = i.owner AND d.status = 'sending'
-        RETURNING d.id
-      ), logged AS (
-        INSERT INTO ${this.#s}.attempts (delivery_id, attempt, started_at, duration_ms, outcome, request, response, error, worker_id)
-        SELECT i.id, i.attempt, i.started_at, i.duration_ms, i.outcome, i.request, i.response, i.error, i.worker_id
-        FROM input AS i JOIN updated AS u ON u.id = i.id
-        RETURNING 1
-      )
-      SELECT id FROM updated`;
-    return this.#finishManyText;
-  }
-
-  #finishQuery(id: string, owner: string, outcome: AttemptOutcome): { text: string; values: unknown[] } {
-    const a: Attempt = outcome.attempt;
-    const finishedAt = new Date(a.startedAt.getTime() + Math.max(0, a.durationMs));
-    const values: unknown[] = [id, owner, outcome.status, new Date()];
-    let set: string;
-    if (outcome.status === 'sent') {
-      values.push(outcome.providerMessageId, finishedAt);
-      set = `provider_message_id = $5, sent_at = $6, last_error = NULL, next_attempt_at = NULL`;
-    } else if (outcome.status === 'retrying') {
-      values.push(outcome.nextAttemptAt, outcome.error);
-      set = `next_attempt_at = $5, last_error = $6`;
-    } else {
-      values.push(outcome.error);
-      set = `last_error = $5, next_attempt_at = NULL`;
-    }
-    const base = values.length;
-    values.push(a.attempt, a.startedAt, a.durationMs, a.outcome, _json(a.request), _json(a.response), a.error, a.workerId);
-    const p = (i: number) => `$${base + i}`;
-    const sql = `
-      WITH updated AS (
-        UPDATE ${this.#s}.deliveries
-        SET status = $3, ${set}, lease_owner = NULL, lease_until = NULL, updated_at = $4
-        WHERE id = $1 AND lease_owner = $2 AND status = 'sending'
-        RETURNING id
-      ), logged AS (
-        INSERT INTO ${this.#s}.attempts (delivery_id, attempt, started_at, duration_ms, outcome, request, response, error, worker_id)
-        SELECT id, ${p(1)}::int, ${p(2)}::timestamptz, ${p(3)}::double precision, ${p(4)}::text, ${p(5)}::jsonb, ${p(6)}::jsonb,
-               ${p(7)}::text, ${p(8)}::text
-        FROM updated
-        RETURNING 1
-      )
-      SELECT count(*)::int AS n FROM updated`;
-    return { text: sql, values };
-  }
-
   async release(ids: readonly string[], owner: string): Promise<void> {
     if (ids.length === 0) return;
-    const rows = await this.#query<{ id: string }>(
-      `UPDATE ${this.#s}.deliveries
-       SET status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END, attempts = greatest(attempts - 1, 0),
-           lease_owner = NULL, lease_until = NULL, next_attempt_at = $3, updated_at = $3
-       WHERE id = ANY($1::text[]) AND lease_owner = $2 AND status = 'sending'
-       RETURNING id`,
-      [[...ids], owner, new Date()],
-    );
+    const rows = await this.#query<{ id: string }>(this.#sql.release, [[...ids], owner, new Date()]);
     if (rows.length) await this.#notify();
   }
 
   async requeue(id: string, options: { now: Date; expiresAt: Date | null; maxAttempts: number }): Promise<Delivery | null> {
-    const rows = await this.#query<_DeliveryRow>(
-      `UPDATE ${this.#s}.deliveries
-       SET status = 'queued', skip_reason = NULL, next_attempt_at = $2, expires_at = $3, attempts = 0, max_attempts = $4,
-           lease_owner = NULL, lease_until = NULL, updated_at = $2
-       WHERE id = $1 AND status <> 'sending'
-       RETURNING ${_DELIVERY_COLUMNS}`,
-      [id, options.now, options.expiresAt, options.maxAttempts],
-    );
+    const rows = await this.#query<Delivery>(this.#sql.requeue, [id, options.now, options.expiresAt, options.maxAttempts]);
     const row = rows[0];
     if (!row) return this.get(id);
     await this.#notify();
-    return _toDelivery(row);
+    return row;
   }
 
   async #notify(): Promise<void> {
-    await this.#query('SELECT pg_notify($1, $2)', [this.channel, '']);
+    await this.#query(this.#sql.wake, [this.channel, '']);
   }
 
   async nextDueAt(): Promise<Date | null> {
-    const rows = await this.#query<{ at: Date | null }>(
-      `SELECT min(next_attempt_at) AS at FROM ${this.#s}.deliveries WHERE ${ACTIVE}`,
-      [],
-      true,
-    );
+    const rows = await this.#query<{ at: Date | null }>(this.#sql.nextDueAt, [], true);
     return rows[0]?.at ?? null;
   }
 
-  // ───────────────────────── reading ─────────────────────────
+  /**
+   * Reserve one send slot for `key` from a token bucket (burst = `perSecond`) kept in one row per key and
+   * updated atomically, so every worker process sharing the database shares the limit. Returns the wait in ms.
+   */
+  async reserveRate(key: string, perSecond: number, now: Date): Promise<number> {
+    if (!(perSecond > 0)) return 0;
+    const rows = await this.#query<{ available: number }>(this.#sql.reserveRate, [key, perSecond, now.getTime()], true);
+    const available = Number(rows[0]?.available ?? perSecond);
+    return available >= 1 ? 0 : Math.ceil(((1 - available) * 1000) / perSecond);
+  }
+
+  /** Wake `listener` whenever work may be due: LISTEN on a dedicated connection, NOTIFY from every enqueue. */
+  subscribe(listener: () => void): () => void {
+    if (this.#closed) return () => undefined;
+    if (!this.#listener) {
+      const config: pg.ClientConfig = { ...this.#config };
+      this.#listener = new Listener(config, this.channel);
+    }
+    return this.#listener.subscribe(listener);
+  }
+
+  /** Resolves once the LISTEN connection is up (after `subscribe`). Useful in tests and benchmarks. */
+  async listening(): Promise<void> {
+    await this.#listener?.ready();
+  }
+
+  // ───────────────────────── delivery log ─────────────────────────
 
   async get(id: string): Promise<Delivery | null> {
-    const rows = await this.#query<_DeliveryRow>(`SELECT ${_DELIVERY_COLUMNS} FROM ${this.#s}.deliveries WHERE id = $1`, [id], true);
-    return rows[0] ? _toDelivery(rows[0]) : null;
+    const rows = await this.#query<Delivery>(this.#sql.get, [id], true);
+    return rows[0] ?? null;
   }
 
   #where(filter: DeliveryFilter, values: unknown[]): string {
@@ -585,245 +591,108 @@ export class PostgresStore implements Store {
       values.push(Math.max(0, Math.floor(filter.limit)));
       limit = ` LIMIT $${values.length}`;
     }
-    const rows = await this.#query<_DeliveryRow>(
-      `SELECT ${_DELIVERY_COLUMNS} FROM ${this.#s}.deliveries ${where} ORDER BY created_at DESC, id DESC${limit}`,
-      values,
-    );
-    return rows.map(_toDelivery);
+    return this.#query<Delivery>(`${this.#sql.list} ${where} ORDER BY created_at DESC, id DESC${limit}`, values);
   }
 
   async count(filter: Omit<DeliveryFilter, 'status' | 'limit' | 'before'> = {}): Promise<DeliveryCounts> {
     const values: unknown[] = [];
     const where = this.#where(filter, values);
-    const rows = await this.#query<{ status: string; n: number }>(
-      `SELECT status, count(*)::int AS n FROM ${this.#s}.deliveries ${where} GROUP BY status`,
-      values,
-    );
+    const rows = await this.#query<{ status: string; n: number }>(`${this.#sql.count} ${where} GROUP BY status`, values);
     const counts: DeliveryCounts = {};
     for (const row of rows) counts[row.status] = row.n;
     return counts;
   }
 
   async attempts(deliveryId: string): Promise<Attempt[]> {
-    const rows = await this.#query<_AttemptRow>(
-      `SELECT delivery_id, attempt, started_at, duration_ms, outcome, request, response, error, worker_id
-       FROM ${this.#s}.attempts WHERE delivery_id = $1 ORDER BY attempt, seq`,
-      [deliveryId],
-    );
-    return rows.map(_toAttempt);
+    return this.#query<Attempt>(this.#sql.attempts, [deliveryId]);
   }
 
-  // ───────────────────────── tracking ─────────────────────────
+  async findByProviderMessageId(backend: string, messageId: string): Promise<Delivery | null> {
+    const rows = await this.#query<Delivery>(this.#sql.byProviderId, [backend, messageId]);
+    return rows[0] ?? null;
+  }
 
-  async recordEvent(
-    backend: string,
-    event: TrackingEvent,
-    options: { now: Date; status: DeliveryStatus | null },
-  ): Promise<RecordEventResult> {
-    return this.#transaction(async (client) => {
-      let delivery: Delivery | null = null;
-      const { rows: previous } = await client.query<{ delivery_id: string | null }>(
-        `SELECT delivery_id FROM ${this.#s}.events WHERE backend = $1 AND event_id = $2`,
-        [backend, event.eventId],
-      );
+  // ───────────────────────── event log ─────────────────────────
+
+  async recordEvent(backend: string, event: TrackingEvent, options: { now: Date; status: DeliveryStatus | null }): Promise<RecordEventResult> {
+    return this.#transaction(async (client): Promise<RecordEventResult> => {
+      const sql = this.#sql;
+      const { rows: previous } = await client.query<{ delivery_id: string | null }>(sql.findEvent, [backend, event.eventId]);
       if (previous[0]) {
         const id = previous[0].delivery_id;
-        const { rows } = id
-          ? await client.query<_DeliveryRow>(`SELECT ${_DELIVERY_COLUMNS} FROM ${this.#s}.deliveries WHERE id = $1`, [id])
-          : { rows: [] };
-        return { inserted: false, delivery: rows[0] ? _toDelivery(rows[0]) : null, statusChanged: false };
+        const delivery = id ? ((await client.query<Delivery>(sql.get, [id])).rows[0] ?? null) : null;
+        return { inserted: false, delivery, statusChanged: false, previousStatus: delivery?.status ?? null };
       }
-      if (event.messageId !== null) {
-        const { rows } = await client.query<_DeliveryRow>(
-          `SELECT ${_DELIVERY_COLUMNS} FROM ${this.#s}.deliveries WHERE backend = $1 AND provider_message_id = $2
-           ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE`,
-          [backend, event.messageId],
-        );
-        delivery = rows[0] ? _toDelivery(rows[0]) : null;
-      }
-      const inserted = await client.query(
-        `INSERT INTO ${this.#s}.events (backend, event_id, delivery_id, event_type, message_id, event, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT (backend, event_id) DO NOTHING RETURNING 1`,
-        [backend, event.eventId, delivery?.id ?? null, event.eventType, event.messageId, _eventJson(event), options.now],
-      );
-      if (inserted.rows.length === 0) return { inserted: false, delivery, statusChanged: false };
-      if (delivery && options.status && canAdvance(delivery.status, options.status)) {
-        const { rows } = await client.query<_DeliveryRow>(
-          `UPDATE ${this.#s}.deliveries SET status = $2, updated_at = $3 WHERE id = $1 RETURNING ${_DELIVERY_COLUMNS}`,
-          [delivery.id, options.status, options.now],
-        );
-        return { inserted: true, delivery: rows[0] ? _toDelivery(rows[0]) : delivery, statusChanged: true };
-      }
-      return { inserted: true, delivery, statusChanged: false };
+      const delivery = event.messageId === null ? null : ((await client.query<Delivery>(sql.lockByProviderId, [backend, event.messageId])).rows[0] ?? null);
+      const previousStatus = delivery?.status ?? null;
+      const inserted = await client.query(sql.insertEvent, [
+        backend,
+        event.eventId,
+        delivery?.id ?? null,
+        event.eventType,
+        event.messageId,
+        eventJson(event),
+        options.now,
+      ]);
+      if (inserted.rows.length === 0) return { inserted: false, delivery, statusChanged: false, previousStatus };
+      if (!delivery || !options.status || !canAdvance(delivery.status, options.status)) return { inserted: true, delivery, statusChanged: false, previousStatus };
+      const { rows } = await client.query<Delivery>(sql.setStatus, [delivery.id, options.status, options.now]);
+      return { inserted: true, delivery: rows[0] ?? delivery, statusChanged: true, previousStatus };
     });
   }
 
   async forgetEvent(backend: string, eventId: string): Promise<void> {
-    await this.#query(`DELETE FROM ${this.#s}.events WHERE backend = $1 AND event_id = $2`, [backend, eventId]);
+    await this.#query(this.#sql.deleteEvent, [backend, eventId]);
   }
 
   async events(deliveryId: string): Promise<StoredTrackingEvent[]> {
-    const rows = await this.#query<_EventRow>(
-      `SELECT backend, delivery_id, event, received_at FROM ${this.#s}.events WHERE delivery_id = $1 ORDER BY received_at, seq`,
-      [deliveryId],
-    );
-    return rows.map(_toEvent);
-  }
-
-  async forgetInbound(backend: string, eventId: string): Promise<void> {
-    await this.#query(`DELETE FROM ${this.#s}.inbound_events WHERE backend = $1 AND event_id = $2`, [backend, eventId]);
+    const rows = await this.#query<EventRow>(this.#sql.events, [deliveryId]);
+    return rows.map(toEvent);
   }
 
   async recordInbound(backend: string, event: InboundEvent, now: Date): Promise<boolean> {
-    const rows = await this.#query(
-      `INSERT INTO ${this.#s}.inbound_events (backend, event_id, event, received_at) VALUES ($1, $2, $3::jsonb, $4)
-       ON CONFLICT (backend, event_id) DO NOTHING RETURNING 1`,
-      [backend, event.eventId, _json(event), now],
-    );
+    const rows = await this.#query(this.#sql.insertInbound, [backend, event.eventId, json(event), now]);
     return rows.length > 0;
   }
 
-  async findByProviderMessageId(backend: string, messageId: string): Promise<Delivery | null> {
-    const rows = await this.#query<_DeliveryRow>(
-      `SELECT ${_DELIVERY_COLUMNS} FROM ${this.#s}.deliveries WHERE backend = $1 AND provider_message_id = $2
-       ORDER BY created_at DESC, id DESC LIMIT 1`,
-      [backend, messageId],
-    );
-    return rows[0] ? _toDelivery(rows[0]) : null;
+  async forgetInbound(backend: string, eventId: string): Promise<void> {
+    await this.#query(this.#sql.deleteInbound, [backend, eventId]);
   }
 
-  // ───────────────────────── preferences and suppressions ─────────────────────────
+  // ───────────────────────── audience (addresses arrive normalized; stored and compared as given) ─────────────────────────
 
   async getOptOuts(keys: readonly string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     if (keys.length === 0) return out;
-    const rows = await this.#query<{ key: string; categories: string[] }>(
-      `SELECT key, categories FROM ${this.#s}.opt_outs WHERE key = ANY($1::text[])`,
-      [[...keys]],
-    );
+    const rows = await this.#query<{ key: string; categories: string[] }>(this.#sql.optOuts, [[...keys]]);
     for (const row of rows) out.set(row.key, row.categories);
     return out;
   }
 
   async setOptOuts(key: string, categories: readonly string[]): Promise<void> {
     const unique = [...new Set(categories)];
-    if (unique.length === 0) {
-      await this.#query(`DELETE FROM ${this.#s}.opt_outs WHERE key = $1`, [key]);
-      return;
-    }
-    await this.#query(
-      `INSERT INTO ${this.#s}.opt_outs (key, categories, updated_at) VALUES ($1, $2::text[], now())
-       ON CONFLICT (key) DO UPDATE SET categories = EXCLUDED.categories, updated_at = now()`,
-      [key, unique],
-    );
+    if (unique.length === 0) await this.#query(this.#sql.deleteOptOuts, [key]);
+    else await this.#query(this.#sql.setOptOuts, [key, unique]);
   }
 
   async suppress(entry: Omit<Suppression, 'createdAt'> & { createdAt?: Date }): Promise<void> {
-    await this.#query(
-      `INSERT INTO ${this.#s}.suppressions (protocol, address, reason, created_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (protocol, address) DO UPDATE SET reason = EXCLUDED.reason, created_at = EXCLUDED.created_at`,
-      [entry.protocol, normalizeAddress(entry.protocol, entry.address), entry.reason, entry.createdAt ?? new Date()],
-    );
+    await this.#query(this.#sql.suppress, [entry.protocol, entry.address, entry.reason, entry.createdAt ?? new Date()]);
   }
 
   async unsuppress(protocol: Protocol, address: string): Promise<boolean> {
-    const rows = await this.#query(`DELETE FROM ${this.#s}.suppressions WHERE protocol = $1 AND address = $2 RETURNING 1`, [
-      protocol,
-      normalizeAddress(protocol, address),
-    ]);
-    return rows.length > 0;
+    return (await this.#query(this.#sql.unsuppress, [protocol, address])).length > 0;
   }
 
-  /** Which of these addresses are suppressed, keyed by the address as given (compared normalized). */
   async suppressed(protocol: Protocol, addresses: readonly string[]): Promise<Map<string, Suppression>> {
-    const out = new Map<string, Suppression>();
-    if (addresses.length === 0) return out;
-    const normalized = addresses.map((address) => normalizeAddress(protocol, address));
-    const rows = await this.#query<_SuppressionRow>(
-      `SELECT protocol, address, reason, created_at FROM ${this.#s}.suppressions WHERE protocol = $1 AND address = ANY($2::text[])`,
-      [protocol, [...new Set(normalized)]],
-    );
-    const found = new Map(rows.map((row) => [row.address, row]));
-    addresses.forEach((address, i) => {
-      const row = found.get(normalized[i]!);
-      if (row) out.set(address, _toSuppression(row));
-    });
-    return out;
-  }
-
-  // ───────────────────────── retention and rate limits ─────────────────────────
-
-  /**
-   * Delete finished deliveries last updated before `olderThan` (their attempts and events go with them), one
-   * short transaction per batch so no lock is held for long and live workers never wait on it.
-   */
-  async prune(options: { olderThan: Date; batchSize?: number }): Promise<number> {
-    const batchSize = Math.max(1, Math.floor(options.batchSize ?? 1000));
-    let total = 0;
-    for (;;) {
-      const rows = await this.#query<{ n: number }>(
-        `WITH gone AS (
-           DELETE FROM ${this.#s}.deliveries WHERE id IN (
-             SELECT id FROM ${this.#s}.deliveries
-             WHERE status = ANY($1::text[]) AND updated_at < $2
-             LIMIT $3 FOR UPDATE SKIP LOCKED)
-           RETURNING 1)
-         SELECT count(*)::int AS n FROM gone`,
-        [FINISHED, options.olderThan, batchSize],
-      );
-      const n = rows[0]?.n ?? 0;
-      total += n;
-      if (n < batchSize) break;
-    }
-    return total;
-  }
-
-  /**
-   * Reserve one send slot for `key` from a token bucket (burst = `perSecond`) kept in one row per key and
-   * updated atomically, so every worker process sharing the database shares the limit. Returns the wait in ms.
-   */
-  async reserveRate(key: string, perSecond: number, now: Date): Promise<number> {
-    if (!(perSecond > 0)) return 0;
-    const rows = await this.#query<{ available: number }>(
-      `INSERT INTO ${this.#s}.rate_limits AS r (key, tokens, at_ms) VALUES ($1, $2::double precision - 1, $3::double precision)
-       ON CONFLICT (key) DO UPDATE SET
-         tokens = least($2::double precision, r.tokens + greatest(0, $3::double precision - r.at_ms) * $2::double precision / 1000) - 1,
-         at_ms = greatest($3::double precision, r.at_ms)
-       RETURNING r.tokens + 1 AS available`,
-      [key, perSecond, now.getTime()],
-      true,
-    );
-    const available = Number(rows[0]?.available ?? perSecond);
-    return available >= 1 ? 0 : Math.ceil(((1 - available) * 1000) / perSecond);
-  }
-
-  // ───────────────────────── wake-up and shutdown ─────────────────────────
-
-  /** Wake `listener` whenever work may be due: LISTEN on a dedicated connection, NOTIFY from every enqueue. */
-  subscribe(listener: () => void): () => void {
-    if (this.#closed) return () => undefined;
-    if (!this.#listener) {
-      const config: pg.ClientConfig = { ...this.#config };
-      this.#listener = new _Listener(config, this.channel);
-    }
-    return this.#listener.subscribe(listener);
-  }
-
-  /** Resolves once the LISTEN connection is up (after `subscribe`). Useful in tests and benchmarks. */
-  async listening(): Promise<void> {
-    await this.#listener?.ready();
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#listener?.close();
-    if (this.#ownsPool) await this.#pool.end().catch(() => undefined);
+    if (addresses.length === 0) return new Map();
+    const rows = await this.#query<Suppression>(this.#sql.suppressed, [protocol, [...new Set(addresses)]]);
+    return new Map(rows.map((row) => [row.address, row]));
   }
 }
 
 /**
- * Create the PostgreSQL store.
+ * Create the PostgreSQL store. Options are checked at once: an unknown key (top level or in `connection`) is a
+ * `ConfigError` naming the closest known one.
  *
  * @example
  * ```ts
@@ -843,7 +712,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
 /**
  * Create or upgrade Herald's schema and return. Safe to run from many processes at once (advisory lock) and
- * a no-op when the schema is current — `herald migrate` calls it.
+ * a no-op when the schema is current: run it in a deploy step.
  *
  * @example
  * ```ts
@@ -852,7 +721,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
  * ```
  */
 export async function migrate(options: PostgresStoreOptions): Promise<void> {
-  const store = new PostgresStore({ ...options, migrate: false });
+  const store = new PostgresStore(options);
   try {
     await store.migrate();
   } finally {

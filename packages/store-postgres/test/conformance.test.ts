@@ -26,4 +26,4 @@ testStore('postgres', async () => {
       }
     },
   };
-});
+}, { joinsTransactions: true });

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { smtp } from '@herald/backend-smtp';
-import { createHerald, type Recipient } from '@herald/core';
+import { ABANDONED_ATTEMPT_ERROR, createHerald, type Recipient } from '@herald/core';
 import { postgresStore } from '@herald/store-postgres';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -130,7 +130,7 @@ describe(`${WORKERS} worker processes draining ${TOTAL} deliveries to a loopback
     expect(await statusCounts(schema)).toEqual({ sent: TOTAL });
   }, 120_000);
 
-  it('with one worker killed -9 halfway: none lost, duplicates only among those it had in flight', async () => {
+  it('with one worker killed -9 halfway: none lost, duplicates only among those it had in flight, each of those logged as abandoned', async () => {
     const { schema, sink, ids } = await prepare();
     const workers = await Promise.all(Array.from({ length: WORKERS }, (_, i) => startWorker(schema, sink.port, `w${i}`)));
     await waitFor(() => sink.total >= TOTAL / 2, 60_000, 'half of the deliveries');
@@ -161,5 +161,29 @@ describe(`${WORKERS} worker processes draining ${TOTAL} deliveries to a loopback
     expect(duplicates.length).toBeLessThanOrEqual(inFlight.size);
     expect(Math.max(...sink.received.values())).toBeLessThanOrEqual(2);
     expect(await statusCounts(schema)).toEqual({ sent: TOTAL });
+
+    // The attempt log shows every attempt the dead worker lost (where a duplicate may have happened): one
+    // `abandoned` entry per delivery it held, numbered as its attempt, then the survivor's send.
+    const store = postgresStore({ connectionString: DATABASE_URL, schema, max: 2 });
+    try {
+      const abandonedByW0 = new Set<string>();
+      for (const id of ids) {
+        const log = await store.attempts(id);
+        const lostAttempts = log.filter((a) => a.outcome === 'abandoned');
+        for (const a of lostAttempts) {
+          if (a.workerId === 'w0') abandonedByW0.add(id);
+          expect(a).toMatchObject({ backend: 'smtp', request: null, response: null, error: ABANDONED_ATTEMPT_ERROR });
+        }
+        if (inFlight.has(id)) {
+          expect(lostAttempts.map((a) => [a.attempt, a.workerId])).toContainEqual([1, 'w0']);
+          expect(log.at(-1)).toMatchObject({ outcome: 'sent', attempt: lostAttempts.length + 1 });
+        }
+      }
+      expect([...inFlight].filter((id) => !abandonedByW0.has(id))).toEqual([]);
+      expect([...abandonedByW0].filter((id) => !inFlight.has(id))).toEqual([]);
+      expect(duplicates.every((id) => abandonedByW0.has(id))).toBe(true);
+    } finally {
+      await store.close();
+    }
   }, 120_000);
 });

@@ -1,12 +1,13 @@
-import { type Attempt, ConfigError, type HeraldError, type NewDelivery, TransientError } from '@herald/core';
-import { migrate, type PostgresStore, postgresStore } from '@herald/store-postgres';
+import { ABANDONED_ATTEMPT_ERROR, type Attempt, ConfigError, type HeraldError, type NewDelivery, TransientError } from '@herald/core';
+import { migrate, type PostgresStore, type PostgresStoreOptions, postgresStore } from '@herald/store-postgres';
+import { MIGRATIONS as MIGRATION_LIST } from '../src/_schema';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DATABASE_URL, dropSchemas, uniqueSchema } from './_pg';
 import { TcpProxy } from './_proxy';
 
 /** Versions in src/_schema.ts. */
-const MIGRATIONS = 2;
+const MIGRATIONS = 3;
 const schemas = new Set<string>();
 const stores: PostgresStore[] = [];
 
@@ -15,6 +16,13 @@ function newStore(options: { schema?: string; connectionString?: string } = {}):
   schemas.add(schema);
   const store = postgresStore({ connectionString: options.connectionString ?? DATABASE_URL, schema, max: 4 });
   stores.push(store);
+  return store;
+}
+
+/** A store on a fresh, migrated schema (the store never migrates on its own). */
+async function migratedStore(): Promise<PostgresStore> {
+  const store = newStore();
+  await store.migrate();
   return store;
 }
 
@@ -53,7 +61,7 @@ function row(overrides: Partial<NewDelivery> = {}): NewDelivery {
 }
 
 function attempt(deliveryId: string, n = 1): Attempt {
-  return { deliveryId, attempt: n, startedAt: new Date(), durationMs: 5, outcome: 'sent', request: null, response: null, error: null, workerId: 'w' };
+  return { deliveryId, attempt: n, startedAt: new Date(), durationMs: 5, outcome: 'sent', backend: 'smtp', request: null, response: null, error: null, workerId: 'w' };
 }
 
 async function tableCount(schema: string, table: string): Promise<number> {
@@ -88,11 +96,113 @@ describe('migrations', () => {
   it('rejects a schema name that is not a plain identifier', () => {
     expect(() => postgresStore({ connectionString: DATABASE_URL, schema: 'bad"; DROP' })).toThrow(ConfigError);
   });
+
+  // Regression: the first query of any method migrated implicitly (`migrate: true` by default), so migration had
+  // three owners. Core awaits migrate() once; an unmigrated schema is a ConfigError that says so.
+  it('never migrates implicitly: an unmigrated schema is a ConfigError naming migrate(), and stays absent', async () => {
+    const store = newStore();
+    const error = await store.claim({ owner: 'w', limit: 5, leaseMs: 1000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(`the schema "${store.schema}"`);
+    expect((error as Error).message).toContain('call `await store.migrate()` first');
+    await expect(store.enqueue([row()])).rejects.toThrow(/not migrated/);
+    await expect(store.recordInbound('postal', { eventType: 'inbound', eventId: 'i', timestamp: null, message: {} as never, raw: null }, new Date())).rejects.toThrow(ConfigError);
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [store.schema]);
+      expect(rows).toEqual([]);
+    } finally {
+      await admin.end();
+    }
+    await store.migrate();
+    expect(await store.claim({ owner: 'w', limit: 5, leaseMs: 1000 })).toEqual([]);
+  });
+
+  it('migration 3 gives old attempts their delivery’s backend, and a lease taken before it is logged as abandoned when reclaimed', async () => {
+    const schema = uniqueSchema();
+    schemas.add(schema);
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    try {
+      const s = `"${schema}"`;
+      await admin.query(`CREATE SCHEMA ${s}`);
+      await admin.query(`CREATE TABLE ${s}.herald_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      for (const migration of MIGRATION_LIST.slice(0, 2)) {
+        await admin.query(migration.sql.replaceAll('{s}', s));
+        await admin.query(`INSERT INTO ${s}.herald_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+      }
+      const insert = `INSERT INTO ${s}.deliveries (id, batch_id, notification, protocol, address, backend, status, attempts, max_attempts,
+        created_at, updated_at, next_attempt_at, lease_owner, lease_until) VALUES ($1, 'b', 'n', 'email', 'a@shop.dev', 'smtp', $2, $3, 5, $4, $4, $5, $6, $5)`;
+      await admin.query(insert, ['sent-1', 'sent', 1, new Date(1000), null, null]);
+      await admin.query(insert, ['flying-1', 'sending', 2, new Date(5000), new Date(65_000), 'old-worker']);
+      await admin.query(`INSERT INTO ${s}.attempts (delivery_id, attempt, started_at, duration_ms, outcome, worker_id) VALUES ('sent-1', 1, $1, 5, 'sent', 'w')`, [
+        new Date(900),
+      ]);
+    } finally {
+      await admin.end();
+    }
+    const store = newStore({ schema });
+    await store.migrate();
+    expect((await store.attempts('sent-1'))[0]).toMatchObject({ backend: 'smtp', outcome: 'sent' });
+    const [reclaimed] = await store.claim({ owner: 'new-worker', limit: 5, leaseMs: 1000, now: new Date(70_000) });
+    expect(reclaimed).toMatchObject({ id: 'flying-1', attempts: 3, leaseOwner: 'new-worker' });
+    expect(await store.attempts('flying-1')).toEqual([
+      {
+        deliveryId: 'flying-1',
+        attempt: 2,
+        startedAt: new Date(5000),
+        durationMs: 60_000,
+        outcome: 'abandoned',
+        backend: 'smtp',
+        request: null,
+        response: null,
+        error: ABANDONED_ATTEMPT_ERROR,
+        workerId: 'old-worker',
+      },
+    ]);
+  });
+});
+
+describe('options', () => {
+  const attempt = (options: Record<string, unknown>) => {
+    try {
+      postgresStore(options as PostgresStoreOptions);
+    } catch (error) {
+      return error as ConfigError;
+    }
+    throw new Error('no error');
+  };
+
+  // Regression: `postgresStore({ connection: { hots: 'db' } })` silently connected to localhost.
+  it('an unknown option, top level or in `connection`, is a ConfigError naming it and the closest known one', () => {
+    const top = attempt({ connectionString: DATABASE_URL, shema: 'x' });
+    expect(top).toBeInstanceOf(ConfigError);
+    expect(top.message).toContain('unknown option `shema`; did you mean `schema`?');
+    expect(top.field).toBe('shema');
+    const nested = attempt({ connection: { hots: 'db.internal', port: 5432 } });
+    expect(nested.message).toContain('unknown option `connection.hots`; did you mean `connection.host`?');
+    expect(nested.field).toBe('connection.hots');
+    expect(attempt({ connection: { host: 'x', sll: true } }).message).toContain('did you mean `connection.ssl`?');
+    expect(attempt({ connectionString: DATABASE_URL, migrate: false }).message).toContain('the `migrate` option was removed');
+  });
+
+  it('numbers are positive integers, and pool excludes the options of a pool the store creates', () => {
+    for (const max of [0, -1, 2.5]) expect(attempt({ connectionString: DATABASE_URL, max }).message).toContain('max must be a positive integer');
+    for (const chunkSize of [0, 2.5, 5000]) expect(attempt({ connectionString: DATABASE_URL, chunkSize }).field).toBe('chunkSize');
+    const pool = new pg.Pool({ connectionString: DATABASE_URL });
+    expect(attempt({ pool, max: 4 }).field).toBe('max');
+    expect(attempt({ pool, connectionString: DATABASE_URL }).field).toBe('connectionString');
+    expect(attempt({ connectionString: DATABASE_URL, closePool: true }).field).toBe('closePool');
+    expect(attempt({ pool: {} }).field).toBe('pool');
+    expect(attempt({ connectionString: '' }).field).toBe('connectionString');
+    void pool.end();
+  });
 });
 
 describe('claiming', () => {
   it('never hands one delivery to two concurrent claimers', async () => {
-    const store = newStore();
+    const store = await migratedStore();
     const rows = Array.from({ length: 300 }, () => row());
     await store.enqueue(rows);
     const others = [newStore({ schema: store.schema }), newStore({ schema: store.schema }), newStore({ schema: store.schema })];
@@ -115,7 +225,7 @@ describe('claiming', () => {
   });
 
   it('reclaims deliveries whose lease expired, and the old owner can no longer finish them', async () => {
-    const store = newStore();
+    const store = await migratedStore();
     const d = row();
     await store.enqueue([d]);
     const t0 = new Date();
@@ -130,11 +240,14 @@ describe('claiming', () => {
     expect(await store.finish(d.id, 'live', { status: 'sent', providerMessageId: 'y', attempt: attempt(d.id, 2) })).toBe(true);
     const done = await store.get(d.id);
     expect(done).toMatchObject({ status: 'sent', providerMessageId: 'y', leaseOwner: null });
-    expect(await store.attempts(d.id)).toHaveLength(1);
+    expect((await store.attempts(d.id)).map((a) => [a.attempt, a.outcome, a.workerId, a.startedAt.getTime()])).toEqual([
+      [1, 'abandoned', 'dead', t0.getTime()],
+      [2, 'sent', 'w', expect.any(Number)],
+    ]);
   });
 
   it('only claims deliveries for the given backends', async () => {
-    const store = newStore();
+    const store = await migratedStore();
     await store.enqueue([row({ backend: 'smtp' }), row({ backend: 'twilio', protocol: 'sms', address: '+14155550123' })]);
     const claimed = await store.claim({ owner: 'w', limit: 10, leaseMs: 1000, backends: ['twilio'] });
     expect(claimed.map((d) => d.backend)).toEqual(['twilio']);
@@ -207,12 +320,12 @@ describe('transactional enqueue', () => {
   });
 
   it('rejects a transaction handle that cannot run queries', async () => {
-    const store = newStore();
+    const store = await migratedStore();
     await expect(store.enqueue([row()], { transaction: { nope: true } })).rejects.toThrow(ConfigError);
   });
 
   it('enqueues a large fan-out atomically in chunks', async () => {
-    const store = newStore();
+    const store = await migratedStore();
     const rows = Array.from({ length: 2500 }, () => row());
     rows.push({ ...rows[0]!, id: rows[0]!.id }); // a duplicate primary key makes the whole call fail
     await expect(store.enqueue(rows)).rejects.toThrow();
@@ -235,7 +348,7 @@ describe('transactional enqueue', () => {
 
 describe('rate limits shared through the database', () => {
   it('two store instances draw from one bucket', async () => {
-    const a = newStore();
+    const a = await migratedStore();
     const b = newStore({ schema: a.schema });
     const now = new Date();
     const waits = [];
@@ -249,7 +362,7 @@ describe('rate limits shared through the database', () => {
 
 describe('prune', () => {
   it('deletes finished deliveries with their attempts and events in batches', async () => {
-    const store = newStore();
+    const store = await migratedStore();
     const rows = Array.from({ length: 25 }, () => row());
     await store.enqueue(rows);
     const claimed = await store.claim({ owner: 'w', limit: 25, leaseMs: 60_000 });
@@ -297,6 +410,7 @@ describe('faults', () => {
       const url = new URL(DATABASE_URL);
       url.port = String(proxy.port);
       const store = newStore({ connectionString: url.toString() });
+      await store.migrate();
       let wakes = 0;
       store.subscribe(() => wakes++);
       await store.listening();
@@ -320,7 +434,7 @@ describe('faults', () => {
   });
 
   it('survives its connections being terminated by the server', async () => {
-    const store = newStore();
+    const store = await migratedStore();
     await store.enqueue([row()]);
     let wakes = 0;
     store.subscribe(() => wakes++);
