@@ -1,7 +1,7 @@
 import { ConfigError, PermanentError, TransientError } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsonWebhook, verifyWebhook } from '../src';
-import { type LoopbackAnswer as Answer, loopback } from '@herald/core/testing';
+import { type LoopbackAnswer as Answer, loopback, secretForms, secretLeaks, traceDelivery } from '@herald/core/testing';
 import { hookMessage, SECRET, sendContext } from './_fixtures';
 
 const closers: (() => Promise<void>)[] = [];
@@ -144,6 +144,41 @@ describe('json-webhook wire format', () => {
     await unsigned.send(hookMessage(url), sendContext());
     expect(server.requests[0]!.headers['webhook-id']).toBe('dlv_01HX');
     expect(server.requests[0]!.headers['webhook-signature']).toBeUndefined();
+  });
+
+  // Regression: the key a whsec_ secret decodes to was not redacted, in any of its forms.
+  it('a receiver quoting the secret or its decoded key, in any form, leaks it nowhere (lastError, attempts, events, logs)', async () => {
+    const keyText = 'herald-signing-key-0123';
+    const secret = `whsec_${Buffer.from(keyText).toString('base64')}`;
+    const key = Buffer.from(keyText);
+    const quoted = [secret, ...Object.values(secretForms(keyText)), key.toString('base64url')];
+    const { backend, url } = await setup({ status: 401, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: `bad signature, expected key ${quoted.join(' ')}`, quoted }) }, { secret, test: true });
+    const trace = await traceDelivery(backend, url, { format: 'params', body: { hello: '{{name}}' } });
+    expect(trace.delivery).toMatchObject({ status: 'failed', lastError: expect.stringContaining('answered 401') });
+    expect(trace.attempts[0]!.response).toMatchObject({ status: 401 });
+    expect(secretLeaks(trace, [secret, keyText, key.toString('base64')])).toEqual([]);
+  });
+
+  it('classifies answers: a refused signature is about this backend, the receiver being down or gone about the recipient', async () => {
+    const cases: [number, 'provider' | 'recipient' | 'content'][] = [
+      [401, 'provider'],
+      [403, 'provider'],
+      [404, 'recipient'],
+      [410, 'recipient'],
+      [308, 'recipient'],
+      [503, 'recipient'],
+      [429, 'recipient'],
+      [400, 'content'],
+      [413, 'content'],
+    ];
+    for (const [status, scope] of cases) {
+      const { backend, url } = await setup({ status, headers: { location: '/elsewhere' }, body: 'no' });
+      const err = (await backend.send(hookMessage(url), sendContext()).catch((e: unknown) => e)) as PermanentError;
+      expect(err.scope, String(status)).toBe(scope);
+    }
+    const { server, backend, url } = await setup(noContent);
+    await server.close();
+    expect(await backend.send(hookMessage(url), sendContext()).catch((e: unknown) => e)).toMatchObject({ scope: 'recipient' });
   });
 
   it('never puts the secret in an error', async () => {

@@ -197,8 +197,9 @@ export function httpFailure(answer: HttpAnswer, options: HttpFailureOptions): Tr
 }
 
 /**
- * A request that got no answer (refused, reset, DNS, TLS, timeout): transient and about the provider. The
- * message names the error code (`ECONNREFUSED` …) and the innermost cause, secrets redacted.
+ * A request that got no answer (refused, reset, DNS, TLS, timeout): transient and about the provider (unless
+ * `scope` says otherwise: a webhook receiver that is down is the recipient's problem). The message names the error
+ * code (`ECONNREFUSED` …) and the causes, secrets redacted.
  *
  * @example
  * ```ts
@@ -206,7 +207,7 @@ export function httpFailure(answer: HttpAnswer, options: HttpFailureOptions): Tr
  * const error = await fetch('http://127.0.0.1:9/').then(() => null, (e: unknown) => requestFailure(e, { backend: 'acme', provider: 'Acme API' }));
  * ```
  */
-export function requestFailure(error: unknown, options: { backend: string; provider: string; secrets?: Secrets }): TransientError {
+export function requestFailure(error: unknown, options: { backend: string; provider: string; secrets?: Secrets; scope?: FailureScope }): TransientError {
   const messages: string[] = [];
   let code: string | undefined;
   for (let e = error, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
@@ -219,7 +220,7 @@ export function requestFailure(error: unknown, options: { backend: string; provi
   const detail = secrets.redact(messages.join(': ') || 'no answer');
   return new TransientError(`request to ${options.provider} failed${code ? ` (${code})` : ''}: ${detail}`, {
     backend: options.backend,
-    scope: 'provider',
+    scope: options.scope ?? 'provider',
     response: { error: detail, ...(code ? { code } : {}) },
   });
 }

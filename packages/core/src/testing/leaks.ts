@@ -64,7 +64,7 @@ export interface DeliveryTrace {
 /**
  * Send one notification through `backend` with a real Herald (memory store, no retry delay) to `address`, drain,
  * and return everything Herald kept or said about the delivery — to check that a backend's failure leaks no
- * secret (`expect(secretLeaks(trace, secrets)).toEqual([])`). Closes the backend. A reserved test address
+ * secret (`expect(secretLeaks(trace, secrets)).toEqual([])`). The backend stays open (close it yourself). A reserved test address
  * (`example.org` …) needs a backend created with `test: true`.
  *
  * @example
@@ -90,7 +90,8 @@ export async function traceDelivery(
   const notification = defineNotification({ id: 'leak-check', schema: z.record(z.string(), z.string()), templates: { [backend.name]: template } });
   const herald = createHerald({
     store: memoryStore(),
-    backends: [backend],
+    // Herald closes its backends; this one is the caller's.
+    backends: [{ ...backend, close: undefined }],
     notifications: [notification],
     retry: { maxAttempts: options.maxAttempts ?? 2, backoff: { type: 'fixed', delay: 0 } },
     logger,
