@@ -92,7 +92,7 @@ export interface BackendHarness {
    *  (SMTP 5xx, HTTP 400/404 …). Only the next send fails; later ones succeed again. */
   failNext(kind: 'transient' | 'permanent'): void | Promise<void>;
   /** Every message the peer has received so far, oldest first, as the provider saw it (see {@link ReceivedMessage}).
-   *  Messages the peer refused (after `failNext`) are not listed. */
+   *  Requests the peer answered with an error (after `failNext`) may be listed too. */
   received(): readonly ReceivedMessage[] | Promise<readonly ReceivedMessage[]>;
   /** Credentials configured on the backend: none may appear in any error the backend raises. */
   secrets: readonly string[];
