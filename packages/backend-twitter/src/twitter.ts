@@ -1,4 +1,4 @@
-import { type Backend, type BackendOptions, defineBackend, PermanentError, TransientError } from '@herald/core';
+import { type Backend, type CommonBackendOptions, defineBackend, PermanentError, TransientError } from '@herald/core';
 import { type IClientSettings, TwitterApi } from 'twitter-api-v2';
 import { z } from 'zod';
 import { _mapTwitterError } from './_errors';
@@ -16,31 +16,42 @@ function _abortable<T>(promise: Promise<T>, signal: AbortSignal, backend: string
 /** Twitter's limit for a direct message, in characters. */
 const DM_MAX_LENGTH = 10_000;
 
+/** Options of {@link twitter}: the four OAuth 1.0a credentials, or a ready `client`. */
+export interface TwitterOptions extends CommonBackendOptions {
+  /** OAuth 1.0a consumer key (API key) of your app. Redacted from every error, attempt and log line, like the
+   *  three others. */
+  appKey?: string;
+  /** OAuth 1.0a consumer secret (API secret). */
+  appSecret?: string;
+  /** Access token of the account that posts and sends direct messages. */
+  accessToken?: string;
+  /** Access token secret of that account. */
+  accessSecret?: string;
+  /** A ready `TwitterApi` client to use instead of building one from the four credentials (which, when also
+   *  given, are still redacted from errors). */
+  client?: TwitterApi;
+  /** Settings of the client the backend builds (`httpAgent` for a proxy, `plugins`…). */
+  clientSettings?: Partial<IClientSettings>;
+  /** Shorten posts over the limit to fit, ending with `…`, instead of failing the delivery. @default false */
+  truncate?: boolean;
+  /** Longest post in weighted characters (see `tweetLength`). @default 280 */
+  maxLength?: number;
+}
+
 const twitterOptions = z
   .object({
-    /** OAuth 1.0a consumer key (API key) of your app. */
     appKey: z.string().min(1).optional(),
-    /** OAuth 1.0a consumer secret (API secret). */
     appSecret: z.string().min(1).optional(),
-    /** Access token of the account that posts and sends direct messages. */
     accessToken: z.string().min(1).optional(),
     accessSecret: z.string().min(1).optional(),
-    /** A ready `TwitterApi` client to use instead of building one from the four credentials (which, when also
-     *  given, are still redacted from errors). */
     client: z.custom<TwitterApi>((v) => typeof v === 'object' && v !== null && 'v2' in v).optional(),
-    /** Settings of the client the backend builds (`httpAgent` for a proxy, `plugins`…). */
     clientSettings: z.custom<Partial<IClientSettings>>((v) => typeof v === 'object' && v !== null).optional(),
-    /** Shorten posts over the limit to fit, ending with `…`, instead of failing the delivery. @default false */
     truncate: z.boolean().default(false),
-    /** Longest post in weighted characters (see `tweetLength`). @default 280 */
     maxLength: z.number().int().positive().default(TWEET_MAX_LENGTH),
   })
   .refine((o) => o.client || (o.appKey && o.appSecret && o.accessToken && o.accessSecret), {
     message: 'give appKey, appSecret, accessToken and accessSecret, or a TwitterApi instance as client',
-  });
-
-/** Options of {@link twitter}. */
-export type TwitterOptions = BackendOptions<typeof twitterOptions>;
+  }) satisfies z.ZodType<unknown, Omit<TwitterOptions, keyof CommonBackendOptions>>;
 
 const _twitter = defineBackend({
   name: 'twitter',
@@ -49,9 +60,8 @@ const _twitter = defineBackend({
   formats: ['text'],
   options: twitterOptions,
   secrets: (o) => [o.appKey, o.appSecret, o.accessToken, o.accessSecret],
-  setup(o, { name }) {
+  setup(o, { name, secrets }) {
     const { appKey, appSecret, accessToken, accessSecret } = o;
-    const secrets = [appKey, appSecret, accessToken, accessSecret].filter((s): s is string => Boolean(s));
     const api = (o.client ?? new TwitterApi({ appKey: appKey!, appSecret: appSecret!, accessToken, accessSecret }, o.clientSettings)).readWrite.v2;
     /** Handle (lower case) → user id. Ids never change, so found ones are kept for the backend's life. */
     const userIds = new Map<string, string>();
@@ -63,7 +73,12 @@ const _twitter = defineBackend({
       const found = await api.userByUsername(handle);
       if (!found.data) {
         const detail = found.errors?.[0]?.detail ?? 'no such user';
-        throw new PermanentError(`no Twitter user @${handle}: ${detail}`, { backend: name, rejectReason: 'invalid', response: { errors: found.errors ?? [] } });
+        throw new PermanentError(`no Twitter user @${handle}: ${detail}`, {
+          backend: name,
+          scope: 'recipient',
+          rejectReason: 'invalid',
+          response: secrets.redactJson({ errors: found.errors ?? [] }),
+        });
       }
       userIds.set(key, found.data.id);
       return found.data.id;
@@ -74,6 +89,7 @@ const _twitter = defineBackend({
       if (o.truncate && max === o.maxLength) return truncateTweet(text, max);
       throw new PermanentError(`the message is ${length(text)} characters long; Twitter allows ${max} (set truncate: true to shorten it)`, {
         backend: name,
+        scope: 'content',
       });
     }
 

@@ -85,7 +85,7 @@ export const ANSWERS = {
  */
 export async function startFakeTwitter(users: Record<string, string> = { ada_lovelace: '2244994945', bob: '783214' }) {
   const requests: RecordedRequest[] = [];
-  const queued: Answer[] = [];
+  const queued: (Answer | ((req: RecordedRequest) => Answer))[] = [];
   const tweets = new Set<string>();
   let seq = 1_860_000_000_000_000_000n;
   const server = createServer((req, res) => {
@@ -95,13 +95,14 @@ export async function startFakeTwitter(users: Record<string, string> = { ada_lov
       const body = Buffer.concat(chunks).toString('utf8');
       const path = req.url ?? '/';
       const oauth = parseOAuth(req.headers.authorization);
-      requests.push({ method: req.method ?? '', path, headers: req.headers, body, oauth, signatureValid: verifySignature(req.method ?? '', path, oauth) });
+      const recorded = { method: req.method ?? '', path, headers: req.headers, body, oauth, signatureValid: verifySignature(req.method ?? '', path, oauth) };
+      requests.push(recorded);
       const reply = ({ status, body: payload, headers }: Answer) => {
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-rate-limit-limit': '200', 'x-rate-limit-remaining': '199', ...headers });
         res.end(JSON.stringify(payload));
       };
       const next = queued.shift();
-      if (next) return reply(next);
+      if (next) return reply(typeof next === 'function' ? next(recorded) : next);
       const json = (): { text?: string } => {
         try {
           return JSON.parse(body) as { text?: string };
@@ -150,8 +151,8 @@ export async function startFakeTwitter(users: Record<string, string> = { ada_lov
   return {
     port,
     requests,
-    /** Answer the next request with this instead of the route's answer. */
-    answerNext(answer: Answer) {
+    /** Answer the next request with this (or what this makes of the request) instead of the route's answer. */
+    answerNext(answer: Answer | ((req: RecordedRequest) => Answer)) {
       queued.push(answer);
     },
     /** Settings that point twitter-api-v2 (which always uses https) at this server. */

@@ -1,5 +1,5 @@
 import { type Backend, ConfigError, PermanentError, TransientError } from '@herald/core';
-import { expectNoSecrets, makeOutboundMessage, makeSendContext } from '@herald/core/testing';
+import { expectNoSecrets, makeOutboundMessage, makeSendContext, secretForms, secretLeaks, traceDelivery } from '@herald/core/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { truncateTweet, tweetLength, twitter } from '../src';
 import { ANSWERS, CREDENTIALS, startFakeTwitter } from './_fake-twitter';
@@ -96,7 +96,7 @@ describe('twitter wire format (loopback Twitter API v2)', () => {
     fake.answerNext(ANSWERS.unauthorized);
     const error = await fail(send(backend(), '', unique('bad keys')));
     expect(error).toBeInstanceOf(PermanentError);
-    expect((error as Error).message).toMatch(/authentication failed: Twitter answered 401/);
+    expect((error as Error).message).toMatch(/Twitter answered 401: authentication failed/);
     expectNoSecrets(error, SECRETS);
   });
 
@@ -113,6 +113,38 @@ describe('twitter wire format (loopback Twitter API v2)', () => {
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toContain('[redacted]');
     expectNoSecrets(error, SECRETS);
+  });
+
+  // Regression: only the raw, URL-encoded and base64 forms of the credentials were redacted.
+  it('an answer echoing the OAuth header and the credentials in any encoding leaks them nowhere (lastError, attempts, events, logs)', async () => {
+    fake.answerNext((req) => ({
+      status: 401,
+      headers: { 'x-echo': String(req.headers.authorization) },
+      body: { title: 'Unauthorized', detail: `bad header ${String(req.headers.authorization)}`, forms: SECRETS.map(secretForms) },
+    }));
+    const trace = await traceDelivery(backend(), '', { format: 'text', body: 'Hi {{name}}' });
+    expect(trace.delivery).toMatchObject({ status: 'failed', lastError: expect.stringContaining('authentication failed') });
+    expect(trace.attempts[0]!.response).toMatchObject({ status: 401 });
+    expect(secretLeaks(trace, SECRETS)).toEqual([]);
+  });
+
+  it('classifies refusals by what they are about (provider, recipient, content)', async () => {
+    fake.answerNext(ANSWERS.unauthorized);
+    expect(await fail(send(backend(), '', unique('a')))).toMatchObject({ scope: 'provider' });
+    fake.answerNext({ status: 403, body: { title: 'Forbidden', detail: 'Your client app is not configured with the appropriate oauth1 app permissions' } });
+    expect(await fail(send(backend(), '', unique('b')))).toMatchObject({ scope: 'provider' });
+    fake.answerNext(ANSWERS.rateLimited(Math.floor(Date.now() / 1000) + 60));
+    expect(await fail(send(backend(), '', unique('c')))).toMatchObject({ scope: 'provider' });
+    fake.answerNext(ANSWERS.dmForbidden);
+    expect(await fail(send(backend(), '@bob', 'hi'))).toMatchObject({ scope: 'recipient' });
+    expect(await fail(send(backend(), '@nobody_here', 'hi'))).toMatchObject({ scope: 'recipient' });
+    fake.answerNext(ANSWERS.invalidRequest);
+    expect(await fail(send(backend(), '', unique('d')))).toMatchObject({ scope: 'content' });
+    const b = backend();
+    const text = unique('twice');
+    await send(b, '', text);
+    expect(await fail(send(b, '', text))).toMatchObject({ scope: 'content' });
+    expect(await fail(send(b, '', 'x'.repeat(300)))).toMatchObject({ scope: 'content' });
   });
 
   it('an unreachable API is transient', async () => {
