@@ -1,4 +1,5 @@
 import type { FailureScope } from './errors';
+import type { TemplateOptions } from './templates/registry';
 import type { Duration, Notification, NotificationInput, Recipient } from './notification';
 import type { Protocol } from './protocols';
 import type {
@@ -71,6 +72,8 @@ export interface HeraldOptions {
   notifications: Notification[];
   /** Folder of template files `<notification>/<backend-or-protocol>.<format>.hbs`. */
   templatesDir?: string;
+  /** Partials, helpers and layouts shared by every template (see docs/templates.md). */
+  templates?: TemplateOptions;
   siteContacts?: SiteContact[];
   /** How to pick among several backends of one protocol. @default 'failover' */
   routing?: Partial<Record<Protocol, 'failover' | 'round-robin'>>;

@@ -25,6 +25,13 @@ const optionsSchema = z.strictObject({
     z.custom<Notification>((v) => !!v && typeof v === 'object' && (v as { kind?: unknown }).kind === 'herald.notification', 'must be created with defineNotification()'),
   ),
   templatesDir: z.string().optional(),
+  templates: z
+    .strictObject({
+      partials: z.record(z.string(), z.string()).optional(),
+      helpers: z.record(z.string(), z.function()).optional(),
+      layouts: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
   siteContacts: z
     .array(
       z.strictObject({

@@ -2,15 +2,15 @@ import type { DeliveryChange, DrainResult, FailoverChange, Herald, HeraldEvents,
 import { CircuitBreaker } from './circuit';
 import { failoverPredicate } from './classify';
 import { checkOptions, checkWorkerOptions } from './config';
-import { ConfigError, NotFoundError, ValidationError } from './errors';
+import { NotFoundError, ValidationError } from './errors';
 import { type Notification, toMs } from './notification';
 import { createNotifier } from './notify';
-import { isProtocol, normalizeAddress, PROTOCOLS, type Protocol } from './protocols';
+import { normalizeAddress, type Protocol } from './protocols';
 import { resolveRetry } from './retry';
 import { Router } from './routing';
-import { type CompiledTemplate, compileTemplate, loadTemplatesDir } from './templates';
+import { createTemplateRegistry } from './templates/registry';
 import type { RenderScope } from './templates/compile';
-import type { Backend, Delivery, TemplateSpec } from './types';
+import type { Delivery } from './types';
 import { createWebhookHandler } from './webhooks';
 import { Worker } from './worker';
 import { issuesOf } from './_zod';
@@ -38,62 +38,13 @@ export function createHerald(options: HeraldOptions): Herald {
   const { store } = options;
   const logger = resolveLogger(options.logger);
   const retry = resolveRetry(options.retry);
-  const byProtocol = new Map<Protocol, Backend[]>();
-  for (const backend of backends.values()) byProtocol.set(backend.protocol, [...(byProtocol.get(backend.protocol) ?? []), backend]);
 
-  // Collect template specs per notification and channel: inline first, then files (a clash is an error).
-  const specs = new Map<string, Map<string, { spec: TemplateSpec; file?: string }>>();
-  for (const n of notifications.values()) {
-    const own = new Map<string, { spec: TemplateSpec; file?: string }>();
-    for (const [channel, spec] of Object.entries(n.templates ?? {})) own.set(channel, { spec });
-    specs.set(n.id, own);
-  }
-  if (options.templatesDir) {
-    for (const t of loadTemplatesDir(options.templatesDir)) {
-      const own = specs.get(t.notification);
-      if (!own) continue;
-      if (own.has(t.channel)) {
-        throw new ConfigError(`notification "${t.notification}" has both an inline template and ${t.file} for "${t.channel}"; keep one`, { field: 'templatesDir' });
-      }
-      own.set(t.channel, { spec: t.spec, file: t.file });
-    }
-  }
-  // Compile per (notification, backend): the backend's own template wins over its protocol's.
-  const compiled = new Map<string, Map<string, CompiledTemplate>>();
-  const standalone = new Map<string, CompiledTemplate[]>();
-  for (const [id, own] of specs) {
-    const perBackend = new Map<string, CompiledTemplate>();
-    for (const channel of own.keys()) {
-      if (!isProtocol(channel) && !backends.has(channel)) {
-        throw new ConfigError(
-          `notification "${id}" has a template for "${channel}", which is neither a protocol (${PROTOCOLS.join(', ')}) nor a configured backend (${[...backends.keys()].join(', ') || 'none'})`,
-          { field: `notifications.${id}.templates.${channel}` },
-        );
-      }
-    }
-    for (const backend of backends.values()) {
-      const channel = own.has(backend.name) ? backend.name : own.has(backend.protocol) ? backend.protocol : null;
-      if (!channel) continue;
-      const { spec, file } = own.get(channel)!;
-      if (!backend.formats.includes(spec.format)) {
-        throw new ConfigError(
-          `notification "${id}": the ${channel} template is in format "${spec.format}", but backend "${backend.name}" renders ${backend.formats.join(', ')}. Write a ${backend.formats[0]} template for "${backend.name}" or "${backend.protocol}".`,
-          { field: `notifications.${id}.templates.${channel}.format` },
-        );
-      }
-      const location = { notification: id, channel, ...(file ? { file } : {}), ...(backend.escapeText ? { escapeText: backend.escapeText } : {}) };
-      perBackend.set(backend.name, compileTemplate(spec, location));
-    }
-    compiled.set(id, perBackend);
-    // Templates for protocols with no backend here are still compiled, so preview() and syntax checks cover them.
-    const extra: CompiledTemplate[] = [];
-    for (const [channel, { spec, file }] of own) {
-      if (isProtocol(channel) && !byProtocol.has(channel)) extra.push(compileTemplate(spec, { notification: id, channel, ...(file ? { file } : {}) }));
-    }
-    standalone.set(id, extra);
-  }
-
-  const templates = { for: (notification: string, backend: string) => compiled.get(notification)?.get(backend) ?? null };
+  const templates = createTemplateRegistry({
+    notifications: [...notifications.values()],
+    backends,
+    ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
+    ...options.templates,
+  });
   const router = new Router(backends, templates, options.routing ?? {});
   const circuit = options.failover?.circuit ?? { failures: 5, coolDown: '30s' };
   const breaker = circuit === false ? null : new CircuitBreaker(circuit.failures, toMs(circuit.coolDown, 'failover.circuit.coolDown'));
@@ -157,11 +108,11 @@ export function createHerald(options: HeraldOptions): Herald {
     const recipient = previewOptions.recipient ?? { id: 'preview', name: 'Preview Recipient' };
     const scopeFor = (protocol: Protocol): RenderScope => ({ data: parsedData.data as Record<string, unknown>, recipient, contact: { protocol, address: '' } });
     const out: PreviewMessage[] = [];
-    for (const [name, template] of compiled.get(n.id)!) {
+    for (const [name, template] of templates.entries(n.id)) {
       const b = backends.get(name)!;
       out.push({ channel: template.location.channel, backend: name, protocol: b.protocol, content: template.render(scopeFor(b.protocol)) });
     }
-    for (const template of standalone.get(n.id) ?? []) {
+    for (const template of templates.standalone(n.id)) {
       const protocol = template.location.channel as Protocol;
       out.push({ channel: protocol, backend: null, protocol, content: template.render(scopeFor(protocol)) });
     }

@@ -1,7 +1,64 @@
-export * from './api';
-export * from './backend';
-export * from './errors';
-export * from './herald';
+// The public API of @herald/core, listed by name: a module's other exports are internal.
+
+export type {
+  BackoffOptions,
+  DeliveryChange,
+  DrainResult,
+  FailoverChange,
+  FailoverOptions,
+  Herald,
+  HeraldEvents,
+  HeraldOptions,
+  HeraldWorker,
+  NotifyOptions,
+  NotifyResult,
+  PreparedNotification,
+  PreviewMessage,
+  RetryOptions,
+  SiteContact,
+  SkippedContact,
+  WorkerOptions,
+} from './api';
+export {
+  applyCapabilities,
+  type BackendDefinition,
+  type BackendImplementation,
+  type BackendOptions,
+  type BackendSetupContext,
+  type CommonBackendOptions,
+  closestKey,
+  DEFAULT_CAPABILITIES,
+  deepMerge,
+  defineBackend,
+  type OptionIssue,
+  parseOptions,
+  providerOptionsFor,
+  strictParse,
+  unknownKeys,
+  unsupportedFeature,
+} from './backend';
+export { type AttemptVerdict, type ClassifyInput, classifyAttempt, scopeOf } from './classify';
+export {
+  ConfigError,
+  type FailureScope,
+  HeraldError,
+  type HeraldErrorCode,
+  type HeraldErrorOptions,
+  isTransient,
+  NotFoundError,
+  PermanentError,
+  type RejectReason,
+  RequiredNotificationError,
+  redact,
+  redactUrl,
+  StoreError,
+  TemplateError,
+  TransientError,
+  UnsupportedFeatureError,
+  ValidationError,
+  type ValidationIssue,
+} from './errors';
+export { createHerald, mergeOptions } from './herald';
 export {
   ANSWER_LIMIT_BYTES,
   type AnswerSource,
@@ -16,12 +73,99 @@ export {
   readAnswer,
   requestFailure,
 } from './http';
-export * from './ids';
-export * from './notification';
-export * from './protocols';
+export { newId } from './ids';
+export {
+  type Contact,
+  type DedupeSpec,
+  defineNotification,
+  type Duration,
+  type Notification,
+  type NotificationData,
+  type NotificationInput,
+  type NotificationSpec,
+  type Recipient,
+  type RenderContext,
+  toMs,
+} from './notification';
+export { addressSchemas, isProtocol, isTestAddress, normalizeAddress, PROTOCOLS, type Protocol, parseMailbox } from './protocols';
 export { type Redactor, redactAddress, redactJson, type SecretOptions, type Secrets, secretsOf } from './secrets';
-export * from './status';
-export * from './templates';
-export * from './types';
-export * from './webhooks';
-export * from './webhooks-node';
+export { canAdvance, FINISHED_STATUSES, statusForEvent, statusRank, suppressionReason } from './status';
+export {
+  type CompiledTemplate,
+  type CompileOptions,
+  compileTemplate,
+  createTemplateRegistry,
+  loadTemplatesDir,
+  parseParamsLines,
+  type RenderScope,
+  type TemplateFile,
+  type TemplateHelper,
+  type TemplateLocation,
+  type TemplateOptions,
+  type TemplateRegistry,
+  type TemplateRegistryOptions,
+} from './templates';
+export {
+  ABANDONED_ATTEMPT_ERROR,
+  type Attachment,
+  type AttachmentInput,
+  type Attempt,
+  type AttemptOutcome,
+  type Audience,
+  type Backend,
+  type Capabilities,
+  type ClaimOptions,
+  DELIVERY_STATUSES,
+  type Delivery,
+  type DeliveryCounts,
+  type DeliveryFilter,
+  type DeliveryLog,
+  type DeliveryStatus,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type EventLog,
+  type Failover,
+  type FallbackMessage,
+  type InboundAttachment,
+  type InboundEvent,
+  type InboundMessage,
+  type InboundWebhook,
+  type JsonObject,
+  type JsonValue,
+  type Logger,
+  type NewDelivery,
+  type OutboundMessage,
+  type ParamsSource,
+  type QueueStore,
+  REJECT_REASONS,
+  type RecipientStatus,
+  type RecordEventResult,
+  type RenderedContent,
+  type SendContext,
+  type SendOptions,
+  type SendResult,
+  type SkipReason,
+  type Store,
+  type StoreLifecycle,
+  type StoredTrackingEvent,
+  type Suppression,
+  TEMPLATE_FORMATS,
+  type TemplateFormat,
+  type TemplateSpec,
+  TRACKING_EVENT_TYPES,
+  type TrackingEvent,
+  type TrackingEventType,
+  type TrackingWebhook,
+  type WebhookRequest,
+  type WebhookVerification,
+} from './types';
+export {
+  type BasicAuthCredentials,
+  createWebhookHandler,
+  verifyBasicAuth,
+  type WebhookHandlerDeps,
+  type WebhookKind,
+  webhookForm,
+  webhookJson,
+} from './webhooks';
+export { type NodeHandlerOptions, toNodeHandler } from './webhooks-node';

@@ -5,7 +5,7 @@ import type { PlannedDelivery } from './plan';
 import { isTestAddress } from './protocols';
 import type { CompiledTemplate } from './templates';
 import type { RenderScope } from './templates/compile';
-import type { Attachment, AttachmentInput, Backend, FallbackMessage, OutboundMessage, SendOptions } from './types';
+import type { Attachment, AttachmentInput, Backend, FallbackMessage, OutboundMessage, RenderedContent, SendOptions } from './types';
 
 export interface RenderInput {
   notification: Notification;
@@ -64,10 +64,10 @@ export async function renderMessages(input: RenderInput): Promise<void> {
       options: {},
     };
     const own = (await optionsFor(route.backend, message, true))!;
-    message.options = own.options;
+    message.options = withFrom(own.options, message.content, input.callOptions);
     message.attachments = own.attachments;
     if (route.fallbacks.length) {
-      const fallbacks = await renderFallbacks(route.fallbacks, message, scope, contact.address, optionsFor);
+      const fallbacks = await renderFallbacks(route.fallbacks, message, scope, contact.address, optionsFor, input.callOptions);
       if (fallbacks.length) message.fallbacks = fallbacks;
     }
     row.message = message;
@@ -80,6 +80,7 @@ async function renderFallbacks(
   scope: RenderScope,
   address: string,
   optionsFor: (backend: Backend, probe: OutboundMessage, strict: boolean) => Promise<Pick<OutboundMessage, 'options' | 'attachments'> | null>,
+  callOptions: SendOptions | undefined,
 ): Promise<FallbackMessage[]> {
   const out: FallbackMessage[] = [];
   for (const { backend, template } of candidates) {
@@ -89,9 +90,20 @@ async function renderFallbacks(
     if (backend.validateAddress?.(address)) continue;
     const checked = await optionsFor(backend, { ...primary, backend: backend.name }, false);
     if (!checked) continue;
-    out.push({ backend: backend.name, content: template.render(scope), attachments: checked.attachments, options: checked.options });
+    const content = template.render(scope);
+    out.push({ backend: backend.name, content, attachments: checked.attachments, options: withFrom(checked.options, content, callOptions) });
   }
   return out;
+}
+
+/**
+ * A template's rendered `from` (django-vox's `from_address`) is the sender, over the backend's and the
+ * notification's defaults; a `from` passed to this `notify()` call still wins. The shared options object of the
+ * backend is never changed.
+ */
+function withFrom(options: SendOptions, content: RenderedContent, callOptions: SendOptions | undefined): SendOptions {
+  if (content.from === undefined || callOptions?.from !== undefined) return options;
+  return { ...options, from: content.from };
 }
 
 /** Merge send options: scalars last-wins, lists concatenated, headers/metadata/providerOptions merged (anymail's rules). */
