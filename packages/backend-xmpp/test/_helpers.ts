@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { client, xml } from '@xmpp/client';
 import { inject } from 'vitest';
 import type { ProsodyInfo } from './global-setup';
@@ -109,4 +111,53 @@ export async function closedPort(): Promise<number> {
   const address = server.address();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return typeof address === 'object' && address ? address.port : 1;
+}
+
+/**
+ * A loopback XMPP server that requires STARTTLS (with prosody's test certificate), offers SASL PLAIN and refuses
+ * every login, quoting the client's credentials back in the `<failure>` text: the token as received (base64 of
+ * `\0user\0password`), the password, its hex and base64url.
+ */
+export async function startEchoingXmppServer() {
+  const { tls } = prosody();
+  const [cert, key] = await Promise.all([readFile(tls.cert), readFile(tls.key)]);
+  const header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='echo-1' from='localhost' version='1.0'>";
+  const server: Server = createServer((plain) => {
+    plain.on('error', () => undefined);
+    let buffer = '';
+    const onPlain = (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      if (buffer.includes('<stream:stream') && !buffer.includes('<starttls')) {
+        plain.write(`${header}<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>`);
+        buffer = '';
+      } else if (buffer.includes('<starttls')) {
+        plain.off('data', onPlain);
+        plain.write("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", () => secure(new TLSSocket(plain, { isServer: true, cert, key })));
+      }
+    };
+    plain.on('data', onPlain);
+  });
+  function secure(socket: TLSSocket) {
+    socket.on('error', () => undefined);
+    let buffer = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      if (buffer.includes('<stream:stream')) {
+        socket.write(`${header}<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>`);
+        buffer = '';
+      }
+      const auth = /<auth[^>]*>([^<]*)<\/auth>/.exec(buffer);
+      if (auth) {
+        const token = auth[1]!;
+        const password = Buffer.from(token, 'base64').toString('utf8').split('\0')[2] ?? '';
+        const quoted = [token, password, Buffer.from(password).toString('hex'), Buffer.from(password).toString('base64url')].join(' ');
+        socket.end(`<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/><text>refused ${quoted}</text></failure></stream:stream>`);
+        buffer = '';
+      }
+    });
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { service: `xmpp://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

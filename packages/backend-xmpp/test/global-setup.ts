@@ -15,6 +15,8 @@ export interface ProsodyInfo {
   domain: string;
   alice: { username: string; password: string; jid: string };
   bob: { username: string; password: string; jid: string };
+  /** The server's certificate and key (PEM files, for localhost / 127.0.0.1), trusted by the test workers. */
+  tls: { cert: string; key: string };
 }
 
 declare module 'vitest' {
@@ -48,6 +50,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       domain: env.PROSODY_DOMAIN!,
       alice: { username: 'alice', password: env.XMPP_ALICE_PASSWORD!, jid: env.XMPP_ALICE! },
       bob: { username: 'bob', password: env.XMPP_BOB_PASSWORD!, jid: env.XMPP_BOB! },
+      tls: { cert: env.PROSODY_CA!, key: env.PROSODY_CA!.replace(/\.crt$/, '.key') },
     });
   } catch (error) {
     const detail = error instanceof Error ? ((error as { stderr?: string }).stderr || error.message) : String(error);
@@ -58,6 +61,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       domain: 'localhost',
       alice: { username: 'alice', password: '', jid: '' },
       bob: { username: 'bob', password: '', jid: '' },
+      tls: { cert: '', key: '' },
     });
   }
   return async function teardown() {

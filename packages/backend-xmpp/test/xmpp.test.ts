@@ -1,9 +1,9 @@
 import { type Backend, ConfigError, PermanentError, TransientError } from '@herald/core';
-import { expectNoSecrets, makeOutboundMessage, makeSendContext } from '@herald/core/testing';
+import { expectNoSecrets, makeOutboundMessage, makeSendContext, secretLeaks, traceDelivery } from '@herald/core/testing';
 import { client as createClient, xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xmpp } from '../src';
-import { closedPort, listen, prosody, startProxy } from './_helpers';
+import { closedPort, listen, prosody, startEchoingXmppServer, startProxy } from './_helpers';
 
 const open: Backend[] = [];
 function backend(options: Partial<Parameters<typeof xmpp>[0]> = {}): Backend {
@@ -105,6 +105,30 @@ describe('xmpp backend against a real prosody', () => {
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toMatch(/authentication failed for alice@localhost.*not-authorized/);
     expectNoSecrets(error, ['not-the-password-42']);
+  });
+
+  // Regression: the SASL PLAIN token (base64 of "\0user\0password") a server quoted back was kept.
+  it('a server quoting the credentials back leaks them nowhere (lastError, attempts, events, logs)', async () => {
+    const echo = await startEchoingXmppServer();
+    const password = 'echoed-password-0123';
+    const b = xmpp({ service: echo.service, domain: 'localhost', username: 'alice', password, timeout: 5000 });
+    try {
+      const trace = await traceDelivery(b, 'bob@chat.herald-leak.org', { format: 'text', body: 'Hi {{name}}' });
+      expect(trace.delivery).toMatchObject({ status: 'failed', lastError: expect.stringContaining('authentication failed') });
+      expect(trace.attempts[0]!.error).toContain('[redacted]');
+      expect(secretLeaks(trace, [password, '\0alice\0echoed-password-0123'])).toEqual([]);
+    } finally {
+      await b.close?.();
+      await echo.close();
+    }
+  });
+
+  it('classifies failures: a refused login is about the provider, a refused recipient about the recipient', async () => {
+    expect(await send(backend({ password: 'not-the-password-42' }), 'bob@localhost', 'x').catch((e: unknown) => e)).toMatchObject({ scope: 'provider' });
+    expect(await send(backend(), 'nobody@localhost', 'x').catch((e: unknown) => e)).toMatchObject({ scope: 'recipient' });
+    expect(await send(backend(), 'ada@remote.example.org', 'x').catch((e: unknown) => e)).toMatchObject({ scope: 'recipient' });
+    const unreachable = backend({ service: `xmpp://127.0.0.1:${await closedPort()}` });
+    expect(await send(unreachable, 'bob@localhost', 'x').catch((e: unknown) => e)).toMatchObject({ scope: 'provider' });
   });
 
   it('an unknown or unavailable recipient is a permanent `invalid` error', async () => {
