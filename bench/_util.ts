@@ -148,6 +148,7 @@ export async function storeFloorUs(store: Store, messages: readonly OutboundMess
             response: { status: 204, body: '' },
             error: null,
             workerId: 'floor',
+            backend,
           },
         },
       }));

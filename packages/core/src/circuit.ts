@@ -34,7 +34,10 @@ export class CircuitBreaker {
   /** A failure about the provider (not the recipient or the content). Returns true when it opened the circuit. */
   failed(backend: string, now: number): boolean {
     let s = this.state.get(backend);
-    if (!s) this.state.set(backend, (s = { failures: 0, openUntil: 0, probing: false }));
+    if (!s) {
+      s = { failures: 0, openUntil: 0, probing: false };
+      this.state.set(backend, s);
+    }
     s.failures++;
     if (s.probing || (s.openUntil === 0 && s.failures >= this.failures)) {
       s.openUntil = now + this.coolDownMs;

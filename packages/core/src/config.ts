@@ -4,6 +4,7 @@ import { ConfigError } from './errors';
 import { type Notification, toMs } from './notification';
 import { addressSchemas, isProtocol, PROTOCOLS } from './protocols';
 import type { Backend } from './types';
+import { hasControlCharacter } from './validate';
 import { issuesOf } from './_zod';
 
 const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/, 'must be a duration like "30s", "15m", "24h"')]);
@@ -102,7 +103,7 @@ export function checkOptions(options: HeraldOptions): HeraldConfig {
   for (const [i, sc] of (options.siteContacts ?? []).entries()) {
     const field = `options.siteContacts[${i}]`;
     const ok = addressSchemas[sc.protocol].safeParse(sc.address);
-    if (!ok.success || /[\u0000-\u001f\u007f]/.test(sc.address)) {
+    if (!ok.success || hasControlCharacter(sc.address)) {
       throw new ConfigError(`siteContacts[${i}].address (site contact ${sc.name ?? sc.address}): ${ok.success ? 'contains a control character' : ok.error.issues[0]?.message}`, { field: `${field}.address` });
     }
     if (sc.backend !== undefined && backends.get(sc.backend)?.protocol !== sc.protocol) {

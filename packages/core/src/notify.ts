@@ -160,7 +160,10 @@ async function lookupAudience(store: Store, n: Notification, targets: readonly {
     if (t.recipient?.id) prefKeys.add(t.recipient.id);
     prefKeys.add(t.norm);
     let set = byProto.get(t.contact.protocol);
-    if (!set) byProto.set(t.contact.protocol, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      byProto.set(t.contact.protocol, set);
+    }
     set.add(t.norm);
   }
   const optOuts = n.category && !n.required ? await store.getOptOuts([...prefKeys]) : new Map<string, string[]>();

@@ -24,9 +24,16 @@ export interface ValidatedInput {
 }
 
 /** C0 controls and DEL: never valid in an address or a display name (header injection: `"Eve\r\nBcc: x"`). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** NUL and UTF-16 surrogates; surrogates are only a problem when unpaired (LONE_SURROGATE). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding NUL is the point
 const SUSPECT = /[\u0000\ud800-\udfff]/;
+
+/** True when `value` holds a C0 control character or DEL (CR, LF, tab, NUL …). */
+export function hasControlCharacter(value: string): boolean {
+  return CONTROL.test(value);
+}
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Why a string cannot be stored (NUL, lone UTF-16 surrogate), or null. PostgreSQL refuses both in text and jsonb. */
