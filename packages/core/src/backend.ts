@@ -183,15 +183,24 @@ export function unsupportedFeature(backend: Pick<Backend, 'name' | 'ignoreUnsupp
 
 /**
  * Check a message against the backend's capabilities. Unsupported features raise, or are removed from the
- * returned copy when the backend ignores unsupported features (too many tags keep the first ones).
+ * returned copy when the backend ignores unsupported features (too many tags keep the first ones). A message that
+ * needs no change is returned as is: this runs before every send, so the common case allocates nothing.
  */
 export function applyCapabilities(backend: Backend, message: OutboundMessage): OutboundMessage {
   const caps = backend.capabilities;
-  const options: SendOptions = { ...message.options };
+  let options: SendOptions = message.options;
+  let copied = false;
+  const writable = (): SendOptions => {
+    if (!copied) {
+      options = { ...options };
+      copied = true;
+    }
+    return options;
+  };
   let attachments = message.attachments;
   const drop = (feature: string, key: keyof SendOptions) => {
     unsupportedFeature(backend, feature);
-    delete options[key];
+    delete writable()[key];
   };
   if (attachments.length && !caps.attachments) {
     unsupportedFeature(backend, 'attachments');
@@ -211,12 +220,13 @@ export function applyCapabilities(backend: Backend, message: OutboundMessage): O
   if (options.trackClicks !== undefined && !caps.trackClicks) drop('trackClicks', 'trackClicks');
   if (options.tags?.length && options.tags.length > caps.maxTags) {
     unsupportedFeature(backend, caps.maxTags === 0 ? 'tags' : caps.maxTags === 1 ? 'multiple tags' : `more than ${caps.maxTags} tags`);
-    options.tags = options.tags.slice(0, caps.maxTags);
-    if (!options.tags.length) delete options.tags;
+    const kept = options.tags.slice(0, caps.maxTags);
+    if (kept.length) writable().tags = kept;
+    else delete writable().tags;
   }
   const extra = options.providerOptions?.[backend.name] ?? options.providerOptions?.[backend.kind];
   if (extra && Object.keys(extra).length && !caps.providerOptions) drop('providerOptions', 'providerOptions');
-  return { ...message, options, attachments };
+  return copied || attachments !== message.attachments ? { ...message, options, attachments } : message;
 }
 
 /** The provider options addressed to this backend (by instance name, then kind). */
