@@ -48,6 +48,12 @@ const blocksMail = defineNotification({
   },
 });
 
+const fromTemplate = defineNotification({
+  id: 'from-template',
+  schema: z.object({ shop: z.string() }),
+  templates: { email: { format: 'html', from: '"{{shop}}" <orders@example.org>', subject: 'From {{shop}}', body: '<p>Hello from {{shop}}</p>' } },
+});
+
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;', '`': '&#x60;', '=': '&#x3D;' };
 const escapedOnce = (s: string) => s.replace(/[&<>"'`=]/g, (c) => HTML_ESCAPES[c]!);
 /** The text part may be wrapped at 78 columns (and quoted-printable soft breaks are decoded by mailparser). */
@@ -61,7 +67,7 @@ beforeAll(async () => {
   herald = createHerald({
     store: memoryStore(),
     backends: [smtp({ host: server.host, port: server.port, ignoreTLS: true, from: 'Shop <shop@example.org>' })],
-    notifications: [markdownMail, htmlMail, blocksMail],
+    notifications: [markdownMail, htmlMail, blocksMail, fromTemplate],
     retry: { backoff: { type: 'fixed', delay: 0 } },
     logger: false,
   });
@@ -112,5 +118,24 @@ describe('markdown email: data creates no structure in the received MIME', () =>
     const text = mail.parsed.text as string;
     for (const value of STRUCTURE) expect(text).toContain(value);
     expect(text).not.toMatch(/\[(https?|mailto):/);
+  });
+});
+
+describe('from (django-vox from_address): a template rendered into the sender', () => {
+  it('the display name reads as typed in the received From header; data cannot add an address or a header', async () => {
+    const send = async (shop: string) => {
+      server.messages.length = 0;
+      const { deliveries } = await herald.notify(fromTemplate, { shop }, [{ contacts: [{ protocol: 'email', address: 'ada@shop.dev' }] }]);
+      await herald.drain();
+      expect(await herald.deliveries.get(deliveries[0]!.id)).toMatchObject({ status: 'sent', lastError: null });
+      return (await server.waitFor(1))[0]!;
+    };
+    const plain = await send(`O'Brien & "Sons" 東京`);
+    expect(plain.parsed.from?.value).toEqual([{ name: `O'Brien & "Sons" 東京`, address: 'orders@example.org' }]);
+    expect(plain.envelope.from).toBe('orders@example.org');
+    const hostile = await send('Eve" <eve@evil.example>\r\nBcc: victim@evil.example');
+    expect(hostile.parsed.from?.value).toEqual([{ name: 'Eve" <eve@evil.example> Bcc: victim@evil.example', address: 'orders@example.org' }]);
+    expect(hostile.envelope.to).toEqual(['ada@shop.dev']);
+    expect(hostile.parsed.headers.has('bcc')).toBe(false);
   });
 });

@@ -8,15 +8,16 @@ export type Protocol = (typeof PROTOCOLS)[number];
 const LOCAL = String.raw`(?:[A-Za-z0-9!#$%&'*+/=?^_\`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_\`{|}~-]+)*|"(?:[^"\\\r\n]|\\.)*")`;
 const DOMAIN = String.raw`(?:(?:[A-Za-z0-9\u00a1-\uffff](?:[A-Za-z0-9\u00a1-\uffff-]{0,61}[A-Za-z0-9\u00a1-\uffff])?\.)+[A-Za-z\u00a1-\uffff][A-Za-z0-9\u00a1-\uffff-]{0,62}|\[[0-9.:A-Fa-f]+\]|localhost)`;
 const ADDR_SPEC = new RegExp(`^${LOCAL}@${DOMAIN}$`);
-const MAILBOX = /^\s*(?:"?([^"<>]*?)"?\s*)<([^<>]+)>\s*$/;
+// Display name: a quoted string (RFC 5322, `\"` and `\\` quoted-pairs: a rendered `from` quotes data that way) or bare words.
+const MAILBOX = /^\s*(?:"((?:[^"\\\r\n]|\\.)*)"|([^"<>]*?))\s*<([^<>]+)>\s*$/;
 
 /** Split `"Name" <a@b.c>` or `a@b.c` into display name and addr-spec. */
 export function parseMailbox(value: string): { name?: string; address: string } | null {
   const trimmed = value.trim();
   const m = MAILBOX.exec(trimmed);
-  const address = (m ? m[2]! : trimmed).trim();
+  const address = (m ? m[3]! : trimmed).trim();
   if (address.length > 254 || !ADDR_SPEC.test(address)) return null;
-  const name = m?.[1]?.trim();
+  const name = (m?.[1] === undefined ? m?.[2] : m[1].replace(/\\(.)/g, '$1'))?.trim();
   return name ? { name, address } : { address };
 }
 
