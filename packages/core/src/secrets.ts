@@ -130,33 +130,47 @@ export function secretsOf(values: readonly (string | null | undefined)[], option
     return pattern.test(text);
   };
 
+  /** The value with every string redacted, copied only along the paths that changed (most answers hold no secret). */
   function walk(value: unknown, depth: number): unknown {
-    if (typeof value === 'string') return redactText(value);
+    if (typeof value === 'string') return matches(value) ? redactText(value) : value;
     if (typeof value !== 'object' || value === null || depth > 64) return value;
-    if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1));
+    if (Array.isArray(value)) {
+      let out: unknown[] | null = null;
+      for (let i = 0; i < value.length; i++) {
+        const v = walk(value[i], depth + 1);
+        if (v === value[i]) continue;
+        out ??= value.slice();
+        out[i] = v;
+      }
+      return out ?? value;
+    }
     const proto = Object.getPrototypeOf(value) as unknown;
     if (proto !== Object.prototype && proto !== null) return value;
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[redactText(k)] = walk(v, depth + 1);
-    return out;
+    let out: Record<string, unknown> | null = null;
+    for (const k in value) {
+      const v = (value as Record<string, unknown>)[k];
+      const key = matches(k) ? redactText(k) : k;
+      const next = walk(v, depth + 1);
+      if (next !== v || key !== k) {
+        if (!out) {
+          out = {};
+          // Keys before this one are unchanged: copy them as they are, in order.
+          for (const before in value) {
+            if (before === k) break;
+            out[before] = (value as Record<string, unknown>)[before];
+          }
+        }
+        out[key] = next;
+      } else if (out) out[k] = v;
+    }
+    return out ?? value;
   }
 
   const secrets = Object.freeze([...sources]);
   const redactor: Redactor = {
     secrets,
     redact: redactText,
-    redactJson<T>(value: T): T {
-      if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return value;
-      let text: string | undefined;
-      try {
-        text = JSON.stringify(value);
-      } catch {
-        text = undefined;
-      }
-      // The common case — nothing secret in the answer — costs one serialization and one scan.
-      if (text !== undefined && !matches(text)) return value;
-      return walk(value, 0) as T;
-    },
+    redactJson: <T>(value: T): T => walk(value, 0) as T,
   };
   learnt.set(secrets, redactor);
   return redactor;

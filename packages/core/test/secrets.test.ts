@@ -85,6 +85,10 @@ describe('secretsOf / redact', () => {
     const answer = { echo: { authorization: `Basic ${Buffer.from(`${SID}:${TOKEN}`).toString('base64')}`, [TOKEN]: [1, TOKEN] }, ok: false };
     const out = redactJson(answer, secretsOf([TOKEN], { basicAuth: [[SID, TOKEN]] }));
     expect(out).toEqual({ echo: { authorization: 'Basic [redacted]', '[redacted]': [1, '[redacted]'] }, ok: false });
+    expect(Object.keys(out)).toEqual(['echo', 'ok']);
+    expect(answer.echo[TOKEN]).toEqual([1, TOKEN]); // the answer itself is not modified
+    const list = ['a', TOKEN, 'b'];
+    expect(redactJson(list, [TOKEN])).toEqual(['a', '[redacted]', 'b']);
     const clean = { status: 400, body: 'bad request' };
     expect(redactJson(clean, [TOKEN])).toBe(clean);
     expect(redactJson(null, [TOKEN])).toBeNull();
