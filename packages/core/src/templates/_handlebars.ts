@@ -110,11 +110,16 @@ export interface RenderFn {
 /** Conservative: anything that could reach the per-recipient part of the context. */
 const PER_RECIPIENT = /recipient|contact|this|@root|\.\.|lookup|\{\{~?\s*[#]?>|\{\{~?\s*#\*inline|\{\{~?\s*\.\s*~?\}\}/;
 
+/** What the public API shows of an {@link Environment}: an opaque handle (no Handlebars types in declarations). */
+export interface TemplateEnvironment {
+  readonly kind: 'herald.template-environment';
+}
+
 /**
  * One isolated Handlebars environment: its helpers and partials never leak into the app's Handlebars or into
  * another Herald instance's templates.
  */
-export interface Environment {
+export interface Environment extends TemplateEnvironment {
   readonly hb: typeof Handlebars;
   /** Helpers the app registered (Handlebars' built-ins are in {@link BUILTIN_HELPERS}). */
   readonly helpers: ReadonlySet<string>;
@@ -179,6 +184,7 @@ export function createEnvironment(options: EnvironmentOptions = {}): Environment
   const usesAppHelper = (ast: hbs.AST.Program) => helperNames.size > 0 && callsAny(ast, helperNames);
 
   return {
+    kind: 'herald.template-environment',
     hb,
     helpers: helperNames,
     partialSources,

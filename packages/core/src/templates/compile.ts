@@ -2,7 +2,7 @@ import { compile as compileHtmlToText } from 'html-to-text';
 import { Marked } from 'marked';
 import { TemplateError } from '../errors';
 import type { JsonObject, JsonValue, ParamsSource, RenderedContent, TemplateFormat, TemplateSpec } from '../types';
-import { Data, defaultEnvironment, type Environment, type Escaper, escapeHtml, lineOf, messageOf, type RenderFn, type ValueFn, wrapData } from './_handlebars';
+import { Data, defaultEnvironment, type Environment, type Escaper, type TemplateEnvironment, escapeHtml, lineOf, messageOf, type RenderFn, type ValueFn, wrapData } from './_handlebars';
 import { Slots } from './_slots';
 import { parseParamsLines } from './params';
 
@@ -34,8 +34,8 @@ export interface CompiledTemplate {
 }
 
 export interface CompileOptions {
-  /** Helpers and partials (a template registry's); default: none. */
-  environment?: Environment;
+  /** Helpers and partials, as a template registry holds them; default: none. */
+  environment?: TemplateEnvironment;
   /**
    * HTML layout wrapping an `html` or `markdown` body: the body goes where the layout says `{{> body}}` or
    * `{{{body}}}`. The text part is generated from the wrapped HTML.
@@ -71,8 +71,9 @@ const escapeQuoted: Escaper = (value) => value.replace(/[\u0000-\u001f\u007f]+/g
  *
  * Formats:
  * - `html`: body → HTML (data HTML-escaped), text part generated from it.
- * - `markdown`: body → Markdown → HTML via marked, text part generated; data never reaches marked (see
- *   {@link Slots}), so it is HTML-escaped once in the HTML part, as typed in the text part, and creates no structure.
+ * - `markdown`: body → Markdown → HTML via marked, text part generated; data never reaches marked (it stands in
+ *   as placeholders until marked ran), so it is HTML-escaped once in the HTML part, as typed in the text part,
+ *   and creates no structure.
  * - `blocks`: `{{#block "subject"}}…{{/block}}`, `text` and `html` blocks in one source; no blocks = all text.
  * - `params`: `key: value` lines or an object of templates → an object; data escaped only with the backend's
  *   `escapeText` (it becomes JSON). A leaf that is exactly one expression keeps the value's JSON type.
@@ -81,7 +82,7 @@ const escapeQuoted: Escaper = (value) => value.replace(/[\u0000-\u001f\u007f]+/g
  * `subject` and `from` are rendered unescaped (`from` escapes data for a quoted display name) and folded to one line.
  */
 export function compileTemplate(spec: TemplateSpec, location: TemplateLocation, options: CompileOptions = {}): CompiledTemplate {
-  const env = options.environment ?? defaultEnvironment;
+  const env = (options.environment as Environment | undefined) ?? defaultEnvironment;
   const offset = location.lineOffset ?? 0;
   const where = { notification: location.notification, channel: location.channel, ...(location.file ? { file: location.file } : {}) };
   const fail = (error: unknown, part?: string): never => {
