@@ -145,6 +145,7 @@ describe('params leaves keep JSON types', () => {
         body: {
           total: '{{total}}',
           paid: '{{ paid }}',
+          spaced: ' {{total}}',
           items: '{{items}}',
           customer: '{{{customer}}}',
           label: 'Total: {{total}}',
@@ -165,6 +166,7 @@ describe('params leaves keep JSON types', () => {
     expect(r.for('order', 'postmark')!.render(scope(data)).params).toEqual({
       total: 42.5,
       paid: true,
+      spaced: ' 42.5',
       items: ['a', '<b>'],
       customer: { name: 'Ada', age: 36 },
       label: 'Total: 42.5',

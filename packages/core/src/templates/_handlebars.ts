@@ -254,13 +254,13 @@ function plainHelper(helper: TemplateHelper): Handlebars.HelperDelegate {
 }
 
 /**
- * When a source is exactly one expression (`{{total}}`, `{{{total}}}`, `{{money total}}`, surrounding blanks
- * allowed), a program that passes that expression's value to the capture helper instead of printing it.
+ * When a source is exactly one expression (`{{total}}`, `{{{total}}}`, `{{money total}}`, nothing around it,
+ * not even a space: that is how a template asks for text), a program that passes that expression's value to the
+ * capture helper instead of printing it.
  */
 function captureProgram(ast: hbs.AST.Program, isHelper: (name: string) => boolean): { program: hbs.AST.Program; escaped: boolean } | null {
-  const statements = ast.body.filter((s) => !(s.type === 'ContentStatement' && !(s as hbs.AST.ContentStatement).value.trim()));
-  if (statements.length !== 1 || statements[0]!.type !== 'MustacheStatement') return null;
-  const m = statements[0] as hbs.AST.MustacheStatement;
+  if (ast.body.length !== 1 || ast.body[0]!.type !== 'MustacheStatement') return null;
+  const m = ast.body[0] as hbs.AST.MustacheStatement;
   const hash = m.hash as hbs.AST.Hash | undefined;
   const path = m.path as hbs.AST.PathExpression;
   const helperCall =
