@@ -7,6 +7,7 @@ import {
   type RecipientStatus,
   type RejectReason,
   redact,
+  type Secrets,
   TransientError,
 } from '@herald/core';
 
@@ -111,7 +112,7 @@ export function recipientStatusOf(code: number | undefined, response: string, co
  * answer at all (connection refused, timeout, TLS, dropped socket) is transient and about the provider. Secrets are
  * redacted from everything kept.
  */
-export function toHeraldError(error: unknown, backend: string, server: string, secrets: readonly (string | undefined)[]): HeraldError {
+export function toHeraldError(error: unknown, backend: string, server: string, secrets: Secrets): HeraldError {
   if (error instanceof HeraldError) return error;
   const f = asFailure(error);
   const clean = (s: string) => redact(s, secrets);

@@ -4,6 +4,7 @@ import {
   defineBackend,
   parseMailbox,
   providerOptionsFor,
+  secretsOf,
   type SendResult,
 } from '@herald/core';
 import nodemailer, { type Transporter } from 'nodemailer';
@@ -106,9 +107,9 @@ export const smtp: (options: SmtpOptions & CommonBackendOptions) => Backend<'ema
     metadata: true,
     providerOptions: true,
   },
-  secrets: (o) => [o.auth?.pass],
-  setup(o, { name }) {
-    const secrets = [o.auth?.pass];
+  // AUTH PLAIN sends base64("\0user\0pass") and AUTH LOGIN base64(pass): both forms are learnt with the password.
+  secrets: (o) => secretsOf(o.auth ? [o.auth.pass, `\0${o.auth.user}\0${o.auth.pass}`] : []),
+  setup(o, { name, secrets }) {
     const port = o.port ?? (o.secure ? 465 : 587);
     const server = `${o.host}:${port}`;
     const { transport: injected, from, messageIdDomain, pool, noDelay, ...rest } = o;

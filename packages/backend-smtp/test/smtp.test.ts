@@ -7,6 +7,7 @@ import {
   createHerald,
   defineNotification,
   PermanentError,
+  redact,
   type TemplateSpec,
   TransientError,
 } from '@herald/core';
@@ -325,7 +326,9 @@ describe('AUTH', () => {
       expect(text).not.toContain(wrong.pass);
       expect(text).not.toContain(plain);
     }
-    expect(make({ auth: wrong }).secrets).toEqual([wrong.pass]);
+    // The AUTH PLAIN token is learnt whole, not only through the password's base64 alignments.
+    expect(make({ auth: wrong }).secrets).toEqual(expect.arrayContaining([wrong.pass, `\u0000${wrong.user}\u0000${wrong.pass}`]));
+    expect(redact(`AUTH PLAIN ${plain}`, make({ auth: wrong }).secrets)).toBe('AUTH PLAIN [redacted]');
   });
 });
 

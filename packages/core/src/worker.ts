@@ -3,7 +3,7 @@ import type { DeliveryChange, DrainResult, FailoverChange, HeraldWorker } from '
 import type { CircuitBreaker } from './circuit';
 import { attemptOutcome, classifyAttempt, scopeOf } from './classify';
 import { HeraldError, PermanentError, TransientError } from './errors';
-import { redact, redactJson } from './secrets';
+import { redact, redactAddress, redactJson } from './secrets';
 import { newId } from './ids';
 import type { ResolvedRetry } from './retry';
 import type { Attempt, AttemptOutcome, Backend, Delivery, JsonObject, JsonValue, Logger, OutboundMessage, SendResult, Store } from './types';
@@ -549,7 +549,8 @@ function withoutFallbacks(message: OutboundMessage): OutboundMessage {
 
 function summarize(delivery: Delivery): JsonObject {
   const m = delivery.message;
-  const out: JsonObject = { backend: delivery.backend, to: delivery.address, notification: delivery.notification };
+  // The address may be a credential (a Slack webhook URL's path): the log keeps it masked.
+  const out: JsonObject = { backend: delivery.backend, to: redactAddress(delivery.address), notification: delivery.notification };
   if (m?.content.subject) out.subject = m.content.subject;
   if (m) out.format = m.content.format;
   return out;
