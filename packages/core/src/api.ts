@@ -215,6 +215,12 @@ export interface Herald {
   drain(options?: Omit<WorkerOptions, 'id'>): Promise<DrainResult>;
   /** Send a failed (or finished) delivery again with a fresh attempt budget. */
   redeliver(deliveryId: string): Promise<Delivery>;
+  /**
+   * Take a delivery that is still waiting (`queued` — a scheduled one too — or `retrying`) out of the queue: status
+   * `cancelled`, never sent. Throws `NotFoundError` for an unknown id and `ValidationError` for a delivery that is
+   * being sent or already finished (nothing changes then).
+   */
+  cancel(deliveryId: string, options?: { reason?: string }): Promise<Delivery>;
   on<E extends keyof HeraldEvents>(event: E, listener: HeraldEvents[E]): () => void;
   readonly webhooks: {
     /** Route `/<backend>/tracking` and `/<backend>/inbound` (Fetch API). Mount under any prefix. */

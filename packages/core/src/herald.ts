@@ -184,6 +184,18 @@ export function createHerald(options: HeraldOptions): Herald {
       emitDelivery(updated, { from: d.status, to: 'queued' });
       return updated;
     },
+    async cancel(deliveryId, cancelOptions = {}) {
+      await ready();
+      const reason = cancelOptions.reason ?? 'cancelled';
+      const updated = await store.cancel(deliveryId, { now: new Date(), reason });
+      if (!updated) throw new NotFoundError(`no delivery "${deliveryId}"`);
+      if (updated.status !== 'cancelled') {
+        const why = updated.status === 'sending' ? 'is being sent right now' : `is already ${updated.status}`;
+        throw new ValidationError(`delivery "${deliveryId}" ${why}; only queued or retrying deliveries can be cancelled`, [{ path: 'deliveryId', message: `status ${updated.status}` }]);
+      }
+      emitDelivery(updated, { from: null, to: 'cancelled' });
+      return updated;
+    },
     on(event, listener) {
       const set = listeners[event] as Set<typeof listener>;
       set.add(listener);

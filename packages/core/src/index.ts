@@ -107,6 +107,7 @@ export {
 } from './templates';
 export {
   ABANDONED_ATTEMPT_ERROR,
+  type ApiKeyRecord,
   type Attachment,
   type AttachmentInput,
   type Attempt,
@@ -130,6 +131,7 @@ export {
   type InboundEvent,
   type InboundMessage,
   type InboundWebhook,
+  type KeyStore,
   type JsonObject,
   type JsonValue,
   type Logger,

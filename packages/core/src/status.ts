@@ -22,6 +22,8 @@ const RANK: Record<DeliveryStatus, number> = {
   bounced: 10,
   unsubscribed: 11,
   complained: 12,
+  // Never sent, so no tracking event can reach it.
+  cancelled: 13,
 };
 
 export function statusRank(status: DeliveryStatus): number {
@@ -30,7 +32,7 @@ export function statusRank(status: DeliveryStatus): number {
 
 /** True when a tracking update may move `current` to `next`. */
 export function canAdvance(current: DeliveryStatus, next: DeliveryStatus): boolean {
-  if (current === 'skipped') return false;
+  if (current === 'skipped' || current === 'cancelled') return false;
   return RANK[next] > RANK[current];
 }
 
@@ -66,7 +68,7 @@ export function statusForEvent(eventType: TrackingEventType): DeliveryStatus | n
 
 /** Statuses after which the worker does nothing more with a delivery. */
 export const FINISHED_STATUSES: readonly DeliveryStatus[] = [
-  'sent', 'failed', 'skipped', 'deferred', 'delivered', 'opened', 'clicked', 'bounced', 'rejected', 'complained', 'unsubscribed',
+  'sent', 'failed', 'skipped', 'deferred', 'delivered', 'opened', 'clicked', 'bounced', 'rejected', 'complained', 'unsubscribed', 'cancelled',
 ];
 
 /** Tracking outcomes that put the address on the suppression list. */

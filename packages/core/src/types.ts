@@ -120,10 +120,12 @@ export type DeliveryStatus =
   | 'bounced'
   | 'rejected'
   | 'complained'
-  | 'unsubscribed';
+  | 'unsubscribed'
+  /** Taken out of the queue before it was sent (`herald.cancel()`): never sent. */
+  | 'cancelled';
 
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
-  'queued', 'sending', 'retrying', 'sent', 'failed', 'skipped', 'deferred', 'delivered', 'opened', 'clicked', 'bounced', 'rejected', 'complained', 'unsubscribed',
+  'queued', 'sending', 'retrying', 'sent', 'failed', 'skipped', 'deferred', 'delivered', 'opened', 'clicked', 'bounced', 'rejected', 'complained', 'unsubscribed', 'cancelled',
 ];
 
 /** Why a contact got no delivery. */
@@ -362,8 +364,17 @@ export interface DeliveryFilter {
   recipientId?: string;
   address?: string;
   batchId?: string;
-  /** Deliveries created before this instant (for paging newest-first). */
+  /** Deliveries whose notification was sent with this dedupe key (postmaster's uniqueID). */
+  dedupeKey?: string;
+  /** Deliveries created at or after this instant (a time range's start). */
+  since?: Date;
+  /**
+   * Deliveries created before this instant (for paging newest-first). With `beforeId`, a keyset cursor: those
+   * created before `before`, or at `before` with an id sorting before `beforeId` — so pages never skip or repeat
+   * rows that share a timestamp. Lists are ordered by `createdAt` then `id`, both descending.
+   */
   before?: Date;
+  beforeId?: string;
   limit?: number;
 }
 
@@ -450,6 +461,12 @@ export interface QueueStore {
   release(ids: readonly string[], owner: string): Promise<void>;
   /** Put a `failed` (or any finished) delivery back in the queue with a fresh attempt budget. */
   requeue(id: string, options: { now: Date; expiresAt: Date | null; maxAttempts: number }): Promise<Delivery | null>;
+  /**
+   * Cancel a delivery that is still waiting (`queued` or `retrying`): atomically set `cancelled`, `lastError` to
+   * `reason`, clear `nextAttemptAt`. A delivery in any other status is left as it is. Returns the delivery as it
+   * is afterwards (its status says whether it was cancelled), or null when there is none.
+   */
+  cancel(id: string, options: { now: Date; reason: string }): Promise<Delivery | null>;
   /** Earliest `nextAttemptAt` of any queued/retrying delivery, or the earliest lease expiry; null when idle. */
   nextDueAt(): Promise<Date | null>;
   /**
@@ -512,7 +529,34 @@ export interface Audience {
  * (address normalization, status rules, retention cut-offs, migration order). Every store passes the shared
  * conformance suite (`testStore` from `@herald/core/testing/vitest`), grouped in the same parts.
  */
-export interface Store extends StoreLifecycle, QueueStore, DeliveryLog, EventLog, Audience {}
+/** An API key of the HTTP API, as stored: only a hash of the secret part, never the key itself. */
+export interface ApiKeyRecord {
+  /** Public id, shown in lists and logs (the key is `hk_<id>_<secret>`). */
+  id: string;
+  name: string | null;
+  /** Hash of the whole key (e.g. SHA-256, hex). */
+  hash: string;
+  /** What the key may do, e.g. `send`, `read`, `admin`. */
+  scopes: string[];
+  createdAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+/** The HTTP API's keys. */
+export interface KeyStore {
+  /** Insert a new key (ids are unique). */
+  saveKey(record: ApiKeyRecord): Promise<void>;
+  findKey(id: string): Promise<ApiKeyRecord | null>;
+  /** Every key, revoked ones included, newest first. */
+  listKeys(): Promise<ApiKeyRecord[]>;
+  /** Mark a key revoked; false when there is no such key or it was revoked already. */
+  revokeKey(id: string, now: Date): Promise<boolean>;
+  /** Record a use (at most once a minute per key is enough; stores may skip writes). */
+  touchKey(id: string, now: Date): Promise<void>;
+}
+
+export interface Store extends StoreLifecycle, QueueStore, DeliveryLog, EventLog, Audience, KeyStore {}
 
 // ───────────────────────── backend contract ─────────────────────────
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, createHerald, defineNotification, ValidationError } from '../src';
+import { ConfigError, createHerald, defineNotification, NotFoundError, ValidationError } from '../src';
 import { captureBackend, memoryStore } from '../src/testing';
 
 const reminder = defineNotification({ id: 'reminder', schema: z.object({}), templates: { email: { format: 'text', subject: 'Reminder', body: 'Soon' } } });
@@ -48,5 +48,29 @@ describe('scheduled sends: notify(…, { sendAt | delay })', () => {
     await expect(herald.notify(reminder, {}, [ada], { delay: 'soon' as never })).rejects.toThrow(ConfigError);
     await expect(herald.notify(reminder, {}, [ada], { delay: '1h', sendAt: new Date() })).rejects.toThrow(/both set/);
     expect(await herald.deliveries.list()).toEqual([]);
+  });
+});
+
+describe('herald.cancel()', () => {
+  it('takes a held delivery out of the queue: cancelled, never sent', async () => {
+    const { herald, email } = setup();
+    const changes: string[] = [];
+    herald.on('delivery', (_d, { to }) => changes.push(to));
+    const { deliveries } = await herald.notify(reminder, {}, [ada], { sendAt: new Date(Date.now() + 100) });
+    const cancelled = await herald.cancel(deliveries[0]!.id, { reason: 'customer unsubscribed from reminders' });
+    expect(cancelled).toMatchObject({ status: 'cancelled', lastError: 'customer unsubscribed from reminders' });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await herald.drain();
+    expect(email.messages).toHaveLength(0);
+    expect(changes).toEqual(['queued', 'cancelled']);
+  });
+
+  it('refuses a sent delivery (nothing changes) and an unknown id', async () => {
+    const { herald } = setup();
+    const { deliveries } = await herald.notify(reminder, {}, [ada]);
+    await herald.drain();
+    await expect(herald.cancel(deliveries[0]!.id)).rejects.toThrow(/already sent/);
+    expect((await herald.deliveries.get(deliveries[0]!.id))!.status).toBe('sent');
+    await expect(herald.cancel('d_nope')).rejects.toThrow(NotFoundError);
   });
 });

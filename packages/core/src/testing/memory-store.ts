@@ -3,6 +3,7 @@ import { ABANDONED_ATTEMPT_ERROR } from '../types';
 import type { Protocol } from '../protocols';
 import { canAdvance, FINISHED_STATUSES } from '../status';
 import type {
+  ApiKeyRecord,
   Attempt,
   AttemptOutcome,
   ClaimOptions,
@@ -65,7 +66,14 @@ function matches(row: Row, filter: DeliveryFilter): boolean {
   if (filter.recipientId !== undefined && row.recipientId !== filter.recipientId) return false;
   if (filter.address !== undefined && row.address !== filter.address) return false;
   if (filter.batchId !== undefined && row.batchId !== filter.batchId) return false;
-  if (filter.before !== undefined && row.createdAt.getTime() >= filter.before.getTime()) return false;
+  if (filter.dedupeKey !== undefined && row.dedupeKey !== filter.dedupeKey) return false;
+  if (filter.since !== undefined && row.createdAt.getTime() < filter.since.getTime()) return false;
+  if (filter.before !== undefined) {
+    const t = row.createdAt.getTime();
+    const b = filter.before.getTime();
+    // Keyset paging: created before, or at the same instant with a smaller id.
+    if (t > b || (t === b && (filter.beforeId === undefined || row.id >= filter.beforeId))) return false;
+  }
   return true;
 }
 
@@ -91,6 +99,7 @@ function byDue(a: Row, b: Row): number {
 export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const deliveries = new Map<string, Row>();
   const attemptLog = new Map<string, Attempt[]>();
+  const keys = new Map<string, ApiKeyRecord>();
   const trackingEvents = new Map<string, StoredTrackingEvent>();
   const inbound = new Map<string, { event: InboundEvent; receivedAt: Date }>();
   const optOuts = new Map<string, string[]>();
@@ -309,6 +318,18 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return toDelivery(row);
     },
 
+    async cancel(id, opts) {
+      const row = deliveries.get(id);
+      if (!row) return null;
+      if (row.status === 'queued' || row.status === 'retrying') {
+        row.status = 'cancelled';
+        row.lastError = opts.reason;
+        row.nextAttemptAt = null;
+        row.updatedAt = new Date(opts.now);
+      }
+      return toDelivery(row);
+    },
+
     async get(id) {
       const row = deliveries.get(id);
       return row ? toDelivery(row) : null;
@@ -493,6 +514,28 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return () => {
         listeners.delete(listener);
       };
+    },
+
+    async saveKey(record) {
+      if (keys.has(record.id)) throw new ConfigError(`an API key with id "${record.id}" exists already`, { field: 'id' });
+      keys.set(record.id, { ...record, scopes: [...record.scopes] });
+    },
+    async findKey(id) {
+      const key = keys.get(id);
+      return key ? { ...key, scopes: [...key.scopes] } : null;
+    },
+    async listKeys() {
+      return [...keys.values()].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).map((k) => ({ ...k, scopes: [...k.scopes] }));
+    },
+    async revokeKey(id, now) {
+      const key = keys.get(id);
+      if (!key || key.revokedAt) return false;
+      key.revokedAt = new Date(now);
+      return true;
+    },
+    async touchKey(id, now) {
+      const key = keys.get(id);
+      if (key) key.lastUsedAt = new Date(now);
     },
 
     async close() {

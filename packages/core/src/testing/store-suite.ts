@@ -911,6 +911,42 @@ export function testStore(name: string, factory: () => Promise<StoreUnderTest>, 
         });
       });
 
+      describe('cancel', () => {
+        it('cancels a queued (or scheduled) delivery: never claimed afterwards', async () => {
+          const row = await enqueueOne({ nextAttemptAt: at(60 * MINUTE) });
+          const cancelled = await store.cancel(row.id, { now: at(MINUTE), reason: 'order withdrawn' });
+          expect(cancelled).toMatchObject({ id: row.id, status: 'cancelled', lastError: 'order withdrawn', nextAttemptAt: null });
+          expect(await store.get(row.id)).toEqual(cancelled);
+          expect(await store.claim({ owner: 'w1', limit: 10, leaseMs: 1000, now: at(120 * MINUTE) })).toEqual([]);
+          expect(await store.nextDueAt()).toBeNull();
+        });
+
+        it('cancels a retrying delivery and keeps its attempts', async () => {
+          const row = await enqueueOne();
+          await claimOne();
+          await store.finish(row.id, 'w1', { status: 'retrying', nextAttemptAt: at(2 * MINUTE), error: 'e', attempt: makeAttempt(row.id, { outcome: 'transient' }) });
+          expect(await store.cancel(row.id, { now: at(MINUTE), reason: 'stop' })).toMatchObject({ status: 'cancelled', attempts: 1 });
+          expect(await store.attempts(row.id)).toHaveLength(1);
+        });
+
+        it('leaves a sending or finished delivery as it is, and returns null for an unknown id', async () => {
+          const sending = await enqueueOne();
+          const claimed = await claimOne();
+          expect(await store.cancel(sending.id, { now: at(MINUTE), reason: 'x' })).toEqual(claimed);
+          const sent = await sendOne('pm-c');
+          expect(await store.cancel(sent.id, { now: at(MINUTE), reason: 'x' })).toEqual(sent);
+          expect(await store.cancel('no-such-id', { now: at(MINUTE), reason: 'x' })).toBeNull();
+        });
+
+        it('a cancelled delivery is finished: counted, pruned, and tracking never moves it', async () => {
+          const row = await enqueueOne();
+          await store.cancel(row.id, { now: at(MINUTE), reason: 'x' });
+          expect((await store.count()).cancelled).toBe(1);
+          expect(await store.prune({ olderThan: new Date(Date.now() + MINUTE) })).toBe(1);
+          expect(await store.get(row.id)).toBeNull();
+        });
+      });
+
       describe('nextDueAt', () => {
         it('is the earliest due time, then the earliest lease expiry, and null when idle', async () => {
           expect(await store.nextDueAt()).toBeNull();
@@ -992,6 +1028,33 @@ export function testStore(name: string, factory: () => Promise<StoreUnderTest>, 
         expect(ids(await store.list({ limit: 2 }))).toEqual([c.id, b.id]);
         expect(ids(await store.list({ before: at(3000), limit: 1 }))).toEqual([b.id]);
         expect(ids(await store.list({ recipientId: 'u-a', status: 'queued', batchId }))).toEqual([a.id]);
+        expect(ids(await store.list({ since: at(2000) }))).toEqual([c.id, b.id]);
+        expect(ids(await store.list({ since: at(1500), before: at(3000) }))).toEqual([b.id]);
+      });
+
+      it('list filters by dedupe key (postmaster GetLastEmail)', async () => {
+        const a = makeDelivery({ createdAt: at(1000), dedupeKey: 'order-1', dedupeAddress: 'ada@example.org', dedupeSince: at(0) });
+        const b = makeDelivery({ createdAt: at(2000), dedupeKey: 'order-2', dedupeAddress: 'ada@example.org', dedupeSince: at(0) });
+        await store.enqueue([a, b]);
+        expect((await store.list({ dedupeKey: 'order-1' })).map((d) => d.id)).toEqual([a.id]);
+        expect(await store.list({ dedupeKey: 'order-3' })).toEqual([]);
+      });
+
+      it('keyset pages (before + beforeId) never skip or repeat deliveries that share a timestamp', async () => {
+        const rows = Array.from({ length: 7 }, (_, i) => makeDelivery({ createdAt: at(i < 5 ? 1000 : 2000) }));
+        await store.enqueue(rows);
+        const seen: string[] = [];
+        let cursor: { before: Date; beforeId: string } | undefined;
+        for (let page = 0; page < 10; page++) {
+          const got = await store.list({ limit: 2, ...(cursor ?? {}) });
+          if (!got.length) break;
+          seen.push(...got.map((d) => d.id));
+          const last = got[got.length - 1]!;
+          cursor = { before: last.createdAt, beforeId: last.id };
+        }
+        expect(seen).toHaveLength(7);
+        expect(new Set(seen).size).toBe(7);
+        expect(seen).toEqual((await store.list()).map((d) => d.id));
       });
 
       it('count groups by status and applies filters', async () => {
@@ -1030,6 +1093,29 @@ export function testStore(name: string, factory: () => Promise<StoreUnderTest>, 
     });
 
     // ───────────────────────── EventLog ─────────────────────────
+
+    describe('KeyStore', () => {
+      const key = (id: string, createdAt: Date) => ({ id, name: `key ${id}`, hash: `hash-${id}`, scopes: ['send', 'read'], createdAt, revokedAt: null, lastUsedAt: null });
+
+      it('saves, finds and lists keys newest first; ids are unique', async () => {
+        await store.saveKey(key('k1', at(1000)));
+        await store.saveKey(key('k2', at(2000)));
+        expect(await store.findKey('k1')).toEqual(key('k1', at(1000)));
+        expect(await store.findKey('nope')).toBeNull();
+        expect((await store.listKeys()).map((k) => k.id)).toEqual(['k2', 'k1']);
+        await expect(store.saveKey(key('k1', at(3000)))).rejects.toThrow();
+      });
+
+      it('revokes once, and records use', async () => {
+        await store.saveKey(key('k1', at(1000)));
+        expect(await store.revokeKey('k1', at(2000))).toBe(true);
+        expect(await store.revokeKey('k1', at(3000))).toBe(false);
+        expect(await store.revokeKey('nope', at(3000))).toBe(false);
+        expect((await store.findKey('k1'))!.revokedAt!.getTime()).toBe(at(2000).getTime());
+        await store.touchKey('k1', at(4000));
+        expect((await store.findKey('k1'))!.lastUsedAt!.getTime()).toBe(at(4000).getTime());
+      });
+    });
 
     describe('EventLog', () => {
       const record = (backend: string, event: TrackingEvent, status: Delivery['status'] | null, now = new Date()) =>
