@@ -190,6 +190,8 @@ export interface FailoverChange {
 export interface HeraldEvents {
   delivery: (delivery: Delivery, change: DeliveryChange) => void;
   failover: (delivery: Delivery, change: FailoverChange) => void;
+  /** Every attempt once it is recorded (its outcome, duration, backend, worker): metrics and health endpoints. */
+  attempt: (attempt: Attempt, delivery: Delivery) => void;
   tracking: (event: TrackingEvent, delivery: Delivery | null) => void | Promise<void>;
   inbound: (event: InboundEvent, backend: string) => void | Promise<void>;
   error: (error: unknown) => void;

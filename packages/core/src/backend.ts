@@ -65,6 +65,11 @@ export interface BackendImplementation {
   send(message: OutboundMessage, context: SendContext): Promise<SendResult>;
   validateAddress?(address: string): string | null;
   webhooks?: { tracking?: TrackingWebhook; inbound?: InboundWebhook };
+  /**
+   * A harmless call that proves the provider is reachable with these credentials (SMTP `NOOP` after login, an
+   * account lookup …), for `herald check --ping`. Throws a Herald error when it is not; sends nothing.
+   */
+  ping?(): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -169,6 +174,7 @@ export function defineBackend<P extends Protocol, S extends z.ZodType>(
     };
     if (impl.validateAddress) backend.validateAddress = impl.validateAddress;
     if (impl.close) backend.close = impl.close;
+    if (impl.ping) backend.ping = impl.ping;
     return backend;
   };
 }

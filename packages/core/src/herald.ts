@@ -10,7 +10,7 @@ import { resolveRetry } from './retry';
 import { Router } from './routing';
 import { createTemplateRegistry } from './templates/registry';
 import type { RenderScope } from './templates/compile';
-import type { Delivery } from './types';
+import type { Attempt, Delivery } from './types';
 import { createWebhookHandler } from './webhooks';
 import { Worker } from './worker';
 import { issuesOf } from './_zod';
@@ -48,7 +48,7 @@ export function createHerald(options: HeraldOptions): Herald {
   const router = new Router(backends, templates, options.routing ?? {});
   const circuit = options.failover?.circuit ?? { failures: 5, coolDown: '30s' };
   const breaker = circuit === false ? null : new CircuitBreaker(circuit.failures, toMs(circuit.coolDown, 'failover.circuit.coolDown'));
-  const listeners: Listeners = { delivery: new Set(), failover: new Set(), tracking: new Set(), inbound: new Set(), error: new Set() };
+  const listeners: Listeners = { delivery: new Set(), failover: new Set(), attempt: new Set(), tracking: new Set(), inbound: new Set(), error: new Set() };
   const workers = new Set<Worker>();
 
   // Core is the one owner of migration: every public call awaits it once, before the store is first used.
@@ -78,6 +78,9 @@ export function createHerald(options: HeraldOptions): Herald {
   };
   const emitDelivery = (delivery: Delivery, change: DeliveryChange) => emitTo(listeners.delivery, delivery, change);
   const emitFailover = (delivery: Delivery, change: FailoverChange) => emitTo(listeners.failover, delivery, change);
+  const emitAttempt = (attempt: Attempt, delivery: Delivery) => {
+    if (listeners.attempt.size) emitTo(listeners.attempt, attempt, delivery);
+  };
 
   function registered(notification: Notification): Notification {
     const n = notification && typeof notification === 'object' ? notifications.get(notification.id) : undefined;
@@ -130,6 +133,7 @@ export function createHerald(options: HeraldOptions): Herald {
         logger,
         emitDelivery,
         emitFailover,
+        emitAttempt,
         observed: () => listeners.delivery.size > 0,
         breaker,
         failsOver: (failure, delivery) => failoverPredicate(options.failover?.on, delivery)(failure),

@@ -134,6 +134,7 @@ export {
   type KeyStore,
   type JsonObject,
   type JsonValue,
+  type MigrationInfo,
   type Logger,
   type NewDelivery,
   type OutboundMessage,

@@ -419,7 +419,15 @@ export interface StoreLifecycle {
    * deliveries deleted.
    */
   prune(options: { olderThan: Date; batchSize?: number }): Promise<number>;
+  /** The schema's migrations, applied and pending, without changing anything (`herald migrate --dry-run`). */
+  migrations(): Promise<{ applied: MigrationInfo[]; pending: MigrationInfo[] }>;
   close(): Promise<void>;
+}
+
+/** One versioned schema migration of a store. */
+export interface MigrationInfo {
+  version: number;
+  description: string;
 }
 
 /** The work queue: deliveries in, leases out, outcomes back. The worker's hot path. */
@@ -660,5 +668,7 @@ export interface Backend<P extends Protocol = Protocol> {
   readonly webhooks: { tracking?: TrackingWebhook; inbound?: InboundWebhook } | undefined;
   /** Secrets to redact from any error or log line. */
   readonly secrets: readonly string[];
+  /** Reach the provider without sending (see `BackendImplementation.ping`); absent when the backend has no such call. */
+  ping?(): Promise<void>;
   close?(): Promise<void>;
 }

@@ -25,6 +25,8 @@ export interface WorkerDeps {
   /** Whether a failure moves this delivery to its next backend (the `failover.on` option). */
   failsOver(failure: unknown, delivery: Delivery): boolean;
   emitFailover(delivery: Delivery, change: FailoverChange): void;
+  /** Recorded attempts, for `herald.on('attempt')`. */
+  emitAttempt(attempt: Attempt, delivery: Delivery): void;
 }
 
 export interface WorkerSettings {
@@ -469,6 +471,7 @@ export class Worker implements HeraldWorker {
       this.deps.logger.warn('lease lost before the attempt was recorded (another worker took over)', { delivery: delivery.id, worker: this.id });
       return;
     }
+    this.deps.emitAttempt(outcome.attempt, delivery);
     if (outcome.status === 'sent') this.result.sent++;
     else if (outcome.status === 'failed') {
       this.result.failed++;

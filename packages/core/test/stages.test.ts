@@ -62,3 +62,20 @@ describe('classifyAttempt (pure)', () => {
     expect(classifyAttempt({ ...input, delivery: base, failure: null, circuitOpen: true })).toMatchObject({ kind: 'retry' });
   });
 });
+
+describe("herald.on('attempt')", () => {
+  it('sees every recorded attempt with its outcome, backend and worker', async () => {
+    const n = defineNotification({ id: 'a', schema: z.object({}), templates: { email: { format: 'text', subject: 'S', body: 'B' } } });
+    const email = captureBackend({ protocol: 'email' });
+    const herald = createHerald({ store: memoryStore(), backends: [email], notifications: [n], retry: { backoff: { type: 'fixed', delay: 0 } }, logger: false });
+    const seen: [string, string | null, number][] = [];
+    herald.on('attempt', (attempt) => seen.push([attempt.outcome, attempt.backend, attempt.attempt]));
+    email.failNext('transient');
+    await herald.notify(n, {}, [{ contacts: [{ protocol: 'email', address: 'ada@shop.dev' }] }]);
+    await herald.drain();
+    expect(seen).toEqual([
+      ['transient', 'capture-email', 1],
+      ['sent', 'capture-email', 2],
+    ]);
+  });
+});

@@ -217,6 +217,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
     async migrate() {},
 
+    async migrations() {
+      return { applied: [{ version: 1, description: 'in memory: nothing to migrate' }], pending: [] };
+    },
+
     async enqueue(rows, opts) {
       return enqueueNow(rows, opts);
     },
