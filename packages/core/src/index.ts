@@ -152,6 +152,7 @@ export {
   type StoreLifecycle,
   type StoredTrackingEvent,
   type Suppression,
+  type SuppressionFilter,
   TEMPLATE_FORMATS,
   type TemplateFormat,
   type TemplateSpec,

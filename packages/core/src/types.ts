@@ -529,6 +529,22 @@ export interface Audience {
   unsuppress(protocol: Protocol, address: string): Promise<boolean>;
   /** Which of these (normalized) addresses are suppressed, keyed by the address as given. */
   suppressed(protocol: Protocol, addresses: readonly string[]): Promise<Map<string, Suppression>>;
+  /**
+   * The suppression list, newest first, for people to read (`herald suppressions list`, the dashboard): optionally one
+   * protocol, addresses containing `search`, and keyset paging by (`before`, `beforeAddress`).
+   */
+  listSuppressions(filter?: SuppressionFilter): Promise<Suppression[]>;
+}
+
+export interface SuppressionFilter {
+  protocol?: Protocol;
+  /** Substring of the (normalized) address. */
+  search?: string;
+  /** Entries created before this instant, or at it with an address sorting before `beforeAddress`. */
+  before?: Date;
+  beforeAddress?: string;
+  /** @default 100 */
+  limit?: number;
 }
 
 /**

@@ -469,6 +469,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return result;
     },
 
+    async listSuppressions(filter = {}) {
+      const limit = filter.limit ?? 100;
+      return [...suppressions.values()]
+        .filter((s) => filter.protocol === undefined || s.protocol === filter.protocol)
+        .filter((s) => filter.search === undefined || s.address.includes(filter.search))
+        .filter((s) => {
+          if (filter.before === undefined) return true;
+          const t = s.createdAt.getTime();
+          const b = filter.before.getTime();
+          return t < b || (t === b && filter.beforeAddress !== undefined && s.address < filter.beforeAddress);
+        })
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.address < b.address ? 1 : a.address > b.address ? -1 : 0))
+        .slice(0, limit)
+        .map((s) => structuredClone(s));
+    },
+
     async prune(opts) {
       const batchSize = Math.max(1, opts.batchSize ?? 1000);
       let removed = 0;

@@ -10,6 +10,7 @@ import {
   type NewDelivery,
   type OutboundMessage,
   type Store,
+  type Suppression,
   type TrackingEvent,
 } from '../types';
 
@@ -1269,6 +1270,20 @@ export function testStore(name: string, factory: () => Promise<StoreUnderTest>, 
     // ───────────────────────── Audience ─────────────────────────
 
     describe('Audience', () => {
+      it('listSuppressions lists newest first, filters by protocol and search, and pages by keyset', async () => {
+        await store.suppress({ protocol: 'email', address: 'a@example.org', reason: 'hard bounce', createdAt: at(1000) });
+        await store.suppress({ protocol: 'email', address: 'b@example.org', reason: 'spam complaint', createdAt: at(2000) });
+        await store.suppress({ protocol: 'email', address: 'c@example.org', reason: 'manual', createdAt: at(2000) });
+        await store.suppress({ protocol: 'sms', address: '+14155550123', reason: 'unsubscribed', createdAt: at(3000) });
+        const addresses = (list: Suppression[]) => list.map((x) => x.address);
+        expect(addresses(await store.listSuppressions())).toEqual(['+14155550123', 'c@example.org', 'b@example.org', 'a@example.org']);
+        expect(addresses(await store.listSuppressions({ protocol: 'email', limit: 2 }))).toEqual(['c@example.org', 'b@example.org']);
+        expect(addresses(await store.listSuppressions({ protocol: 'email', before: at(2000), beforeAddress: 'b@example.org' }))).toEqual(['a@example.org']);
+        expect(addresses(await store.listSuppressions({ protocol: 'email', before: at(2000), beforeAddress: 'c@example.org' }))).toEqual(['b@example.org', 'a@example.org']);
+        expect(addresses(await store.listSuppressions({ search: 'b@' }))).toEqual(['b@example.org']);
+        expect((await store.listSuppressions({ protocol: 'sms' }))[0]).toMatchObject({ reason: 'unsubscribed' });
+      });
+
       it('getOptOuts / setOptOuts replace the categories of a key', async () => {
         expect((await store.getOptOuts(['user-1'])).get('user-1') ?? []).toEqual([]);
         await store.setOptOuts('user-1', ['marketing', 'digest']);
