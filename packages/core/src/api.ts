@@ -17,6 +17,7 @@ import type {
   Store,
   StoredTrackingEvent,
   Suppression,
+  SuppressionFilter,
   TrackingEvent,
 } from './types';
 
@@ -243,6 +244,8 @@ export interface Herald {
     add(protocol: Protocol, address: string, reason: string): Promise<void>;
     remove(protocol: Protocol, address: string): Promise<boolean>;
     check(protocol: Protocol, address: string): Promise<Suppression | null>;
+    /** The list, newest first; `search` matches part of the normalized address. */
+    list(filter?: SuppressionFilter): Promise<Suppression[]>;
   };
   /** Delete finished deliveries older than this (with their attempts and events). */
   prune(options: { olderThan: Duration | Date; batchSize?: number }): Promise<number>;

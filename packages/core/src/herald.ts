@@ -237,6 +237,10 @@ export function createHerald(options: HeraldOptions): Herald {
         await ready();
         return store.unsuppress(protocol, normalizeAddress(protocol, address));
       },
+      async list(filter) {
+        await ready();
+        return store.listSuppressions(filter);
+      },
       async check(protocol, address) {
         await ready();
         const norm = normalizeAddress(protocol, address);
