@@ -91,9 +91,10 @@ function catalog(): Record<string, string> {
   return Object.fromEntries([...block.matchAll(/^ {2}"?([^":\s]+)"?:\s*(\S+)\s*$/gm)].map((m) => [m[1], m[2]]));
 }
 
-/** A user's shell, not pnpm's: the npm_* variables `pnpm test` exports would change how npm installs. */
+/** A user's shell, not the test's: the npm_* variables `pnpm test` exports would change how npm installs, and
+ *  vitest's (VITEST*, TEST, NODE_ENV=test) are not what an app runs with. */
 function userEnv(): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|pnpm_|PNPM_|NODE_OPTIONS$|VITEST|TEST$)/i.test(key)));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|pnpm_|NODE_OPTIONS$|VITEST|TEST$|NODE_ENV$)/i.test(key)));
   return { ...env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
 }
 
