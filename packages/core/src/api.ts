@@ -214,7 +214,10 @@ export interface Herald {
   preview<N extends Notification>(notification: N, data: NotificationInput<N>, options?: { recipient?: { id?: string; name?: string } }): Promise<PreviewMessage[]>;
   /** Start a worker in this process. */
   worker(options?: WorkerOptions): HeraldWorker;
-  /** Send everything due now and wait until nothing is due or in flight (scripts and tests). */
+  /**
+   * Send everything due now and wait until nothing is due or in flight (scripts and tests). End a script with
+   * `await herald.close()`: open SMTP connections or a PostgreSQL pool keep Node running until it is closed.
+   */
   drain(options?: Omit<WorkerOptions, 'id'>): Promise<DrainResult>;
   /** Send a failed (or finished) delivery again with a fresh attempt budget. */
   redeliver(deliveryId: string): Promise<Delivery>;
