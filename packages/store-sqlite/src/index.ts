@@ -1,1 +1,1 @@
-export * from './sqlite-store';
+export { type SqliteStore, type SqliteStoreOptions, sqliteStore } from './sqlite-store';

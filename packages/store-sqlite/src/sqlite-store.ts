@@ -232,6 +232,9 @@ interface Pending {
 
 type FinishItem = { id: string; owner: string; outcome: AttemptOutcome };
 
+/** The SQLite store: the whole `Store` contract, with the synchronous `enqueueSync` always there. */
+export type SqliteStore = Store & Required<Pick<Store, 'enqueueSync'>>;
+
 /**
  * The embedded SQLite {@link Store} (better-sqlite3, WAL): durable, no server, and safe for several processes
  * sharing one file on one machine. Every write runs in a `BEGIN IMMEDIATE` transaction, so claims from
@@ -253,7 +256,7 @@ type FinishItem = { id: string; owner: string; outcome: AttemptOutcome };
  * });
  * ```
  */
-export function sqliteStore(options: SqliteStoreOptions): Store & Required<Pick<Store, 'enqueueSync'>> {
+export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   checkOptions(options);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const shared = options.database !== undefined;

@@ -137,7 +137,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   function enqueueNow(rows: readonly NewDelivery[], opts: EnqueueOptions | undefined): EnqueueResult {
     if (opts?.transaction !== undefined && opts.transaction !== null) {
       throw new ConfigError(
-        'memoryStore cannot join a transaction handle through enqueue(); drop the `transaction` option (only stores that share your database, like @herald/store-postgres, can join one)',
+        'memoryStore cannot join a transaction handle; drop the `transaction` option (stores that share your database join one: @herald/store-postgres through notify(…, { transaction }), @herald/store-sqlite through herald.prepare(...).enqueue(db))',
         { field: 'transaction' },
       );
     }
