@@ -254,6 +254,8 @@ export interface Herald {
   prune(options: { olderThan: Duration | Date; batchSize?: number }): Promise<number>;
   readonly store: Store;
   readonly backends: readonly Backend[];
+  /** The registered notifications, in the order given to `createHerald` (the HTTP API and the CLI look them up by id). */
+  readonly notifications: readonly Notification[];
   /** Stop workers, close backends and the store. */
   close(): Promise<void>;
 }

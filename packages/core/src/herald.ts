@@ -254,6 +254,7 @@ export function createHerald(options: HeraldOptions): Herald {
     },
     store,
     backends: [...backends.values()],
+    notifications: [...notifications.values()],
     async close() {
       await Promise.all([...workers].map((w) => w.stop()));
       await Promise.all([...backends.values()].map((b) => b.close?.()));

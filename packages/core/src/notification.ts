@@ -42,9 +42,13 @@ export interface RenderContext<D> {
 }
 
 export interface DedupeSpec<D> {
-  /** The dedupe key for this data (postmaster's uniqueID); the address is added by Herald. */
-  key: (data: D) => string;
-  /** Skip when the same key was sent to the same address within this window (postmaster's GetLastEmail threshold). */
+  /** The dedupe key for this data (postmaster's uniqueID); the address is added by Herald. `null`: this call has none. */
+  key: (data: D) => string | null;
+  /**
+   * Skip when the same key was sent to the same address within this window (postmaster's GetLastEmail threshold).
+   * `0` records the key on each delivery (for `deliveries.list({ dedupeKey })`, the HTTP API's last-sent lookup)
+   * and never skips: postmaster's uniqueID without deduplication.
+   */
   window: Duration;
 }
 

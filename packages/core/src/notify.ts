@@ -74,7 +74,7 @@ export function createNotifier(deps: NotifyDeps) {
       due,
       maxAttempts: retry.maxAttempts,
       expiresAt: new Date(due.getTime() + retry.maxAgeMs),
-      dedupe: n.dedupe && dedupeKey !== null ? { key: dedupeKey, since: new Date(now.getTime() - toMs(n.dedupe.window)) } : null,
+      dedupe: n.dedupe && dedupeKey !== null ? { key: dedupeKey, since: dedupeSince(now, toMs(n.dedupe.window)) } : null,
       newId: () => newId('d_'),
     });
     if (plan.issues.length) throw new ValidationError(`notify("${n.id}"): invalid input; nothing was enqueued`, plan.issues);
@@ -133,6 +133,14 @@ export function createNotifier(deps: NotifyDeps) {
   }
 
   return { notify, prepare };
+}
+
+/** The latest JavaScript date: no delivery is ever created at or after it. */
+const NEVER = new Date(8.64e15);
+
+/** Where a dedupe window starts; a zero window records the key without skipping (no earlier row is that new). */
+function dedupeSince(now: Date, windowMs: number): Date {
+  return windowMs === 0 ? NEVER : new Date(now.getTime() - windowMs);
 }
 
 /** When the deliveries of a call become due: now, or held by `sendAt` / `delay`. */
