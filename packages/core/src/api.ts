@@ -18,6 +18,7 @@ import type {
   StoredTrackingEvent,
   Suppression,
   SuppressionFilter,
+  TemplateFormat,
   TrackingEvent,
 } from './types';
 
@@ -212,6 +213,11 @@ export interface Herald {
   prepare<N extends Notification>(notification: N, data: NotificationInput<N>, recipients: readonly Recipient[], options?: Omit<NotifyOptions, 'transaction'>): Promise<PreparedNotification>;
   /** Render every channel's message without sending. */
   preview<N extends Notification>(notification: N, data: NotificationInput<N>, options?: { recipient?: { id?: string; name?: string } }): Promise<PreviewMessage[]>;
+  /**
+   * The channels a notification renders for, without data: `preview()`'s list without content (a backend name or
+   * protocol, the backend when one is configured, and the template's format).
+   */
+  channels(notification: Notification): { channel: string; backend: string | null; protocol: Protocol; format: TemplateFormat }[];
   /** Start a worker in this process. */
   worker(options?: WorkerOptions): HeraldWorker;
   /**

@@ -122,6 +122,18 @@ export function createHerald(options: HeraldOptions): Herald {
     return out;
   }
 
+  function channels(notification: Notification) {
+    const n = registered(notification);
+    const out: ReturnType<Herald['channels']> = [];
+    for (const [name, template] of templates.entries(n.id)) {
+      out.push({ channel: template.location.channel, backend: name, protocol: backends.get(name)!.protocol, format: template.format });
+    }
+    for (const template of templates.standalone(n.id)) {
+      out.push({ channel: template.location.channel, backend: null, protocol: template.location.channel as Protocol, format: template.format });
+    }
+    return out;
+  }
+
   function startWorker(workerOptions: WorkerOptions, drain: boolean): Worker {
     const settings = checkWorkerOptions(workerOptions, drain ? 'drain' : 'worker');
     const worker = new Worker(
@@ -167,6 +179,7 @@ export function createHerald(options: HeraldOptions): Herald {
     notify: notify as Herald['notify'],
     prepare: prepare as Herald['prepare'],
     preview: preview as Herald['preview'],
+    channels,
     worker(workerOptions: WorkerOptions = {}): HeraldWorker {
       return startWorker(workerOptions, false);
     },
