@@ -1,5 +1,7 @@
 // The ```ts code blocks of README.md, docs/ and the package READMEs, and how each becomes a file of a program.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 
 export const root = resolve(import.meta.dirname, '../..');
@@ -57,3 +59,51 @@ export const isFragment = (block: CodeBlock) => block.meta.includes('fragment');
 
 /** Where a markdown file's blocks are written: one folder per page, e.g. `docs/getting-started`. */
 export const pageFolder = (doc: string) => relative(root, join(root, doc)).replace(/\.md$/, '').replace(/[^\w/-]/g, '_');
+
+export interface ScriptRun {
+  code: number | null;
+  stdout: string;
+  /** stdout and stderr interleaved as they came. */
+  output: string;
+}
+
+const tsx = createRequire(join(root, 'package.json')).resolve('tsx/cli');
+
+/**
+ * Run one of a page's files as the page says to (`tsx <file>`), on the workspace's TypeScript sources (the
+ * `@herald/source` condition, as `pnpm quickstart` runs them). A script that does not exit on its own within
+ * `timeoutMs` is killed and fails: a drain() without close() hangs that way.
+ */
+export function runScript(file: string, cwd: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ScriptRun> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [tsx, '--conditions=@herald/source', file], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+    const timer = setTimeout(() => {
+      output += `\n[still running after ${timeoutMs} ms: killed — does the script end with herald.close()?]`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, output });
+    });
+  });
+}
+
+/**
+ * Write a page's named blocks (`// send.ts`) into a fresh folder under test/docs/.herald-tmp (inside the workspace,
+ * so `@herald/*` resolve) as an app's files, with a `"type": "module"` package.json. Returns the folder.
+ */
+export function writePage(doc: string): { dir: string; files: string[] } {
+  mkdirSync(join(import.meta.dirname, '.herald-tmp'), { recursive: true });
+  const dir = mkdtempSync(join(import.meta.dirname, '.herald-tmp', `${pageFolder(doc).replace(/\//g, '-')}-`));
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'my-app', private: true, type: 'module' })}\n`);
+  const named = codeBlocks(doc).filter((block) => !isFragment(block) && !block.file.startsWith('line-'));
+  for (const block of named) writeFileSync(join(dir, block.file), `${block.code}\n`);
+  return { dir, files: named.map((block) => block.file).sort() };
+}

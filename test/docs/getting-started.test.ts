@@ -1,58 +1,21 @@
-// docs/getting-started.md as a reader runs it: the page's files written as they are printed, then its scripts run
-// with tsx (the page's own command) in a fresh folder against a loopback SMTP server. A script must exit on its
-// own: a drain() without close() keeps the SMTP pool alive and hangs, which fails here as a timeout.
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// docs/getting-started.md as a reader runs it: the page's files (`// send.ts`, …) written as they are printed, then
+// its scripts run with tsx in a fresh folder against a loopback SMTP server. A script must exit on its own.
+import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codeBlocks, isFragment, root } from './_blocks.ts';
+import { runScript, writePage } from './_blocks';
 
 const PAGE = 'docs/getting-started.md';
-const tsx = createRequire(join(root, 'package.json')).resolve('tsx/cli');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  output: string;
-}
-
-function run(file: string, cwd: string, env: Record<string, string>, timeoutMs = 30_000): Promise<Run> {
-  return new Promise((done) => {
-    // --conditions: the workspace packages' TypeScript sources, as `pnpm quickstart` runs them (no build needed).
-    const child = spawn(process.execPath, [tsx, '--conditions=@herald/source', file], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk;
-      output += chunk;
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-    const timer = setTimeout(() => {
-      output += `\n[still running after ${timeoutMs} ms: killed — does the script end with herald.close()?]`;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, output });
-    });
-  });
-}
 
 describe(`${PAGE} runs as written`, () => {
-  const files = new Map(codeBlocks(PAGE).filter((b) => !isFragment(b)).map((b) => [b.file, b.code]));
-  mkdirSync(join(import.meta.dirname, '.herald-tmp'), { recursive: true });
-  const app = mkdtempSync(join(import.meta.dirname, '.herald-tmp', 'getting-started-'));
+  const { dir, files } = writePage(PAGE);
   const received: ParsedMail[] = [];
   let smtp: SMTPServer;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    writeFileSync(join(app, 'package.json'), `${JSON.stringify({ name: 'my-app', private: true, type: 'module' })}\n`);
-    for (const [file, code] of files) writeFileSync(join(app, file), `${code}\n`);
     smtp = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS'],
@@ -72,19 +35,17 @@ describe(`${PAGE} runs as written`, () => {
 
   afterAll(async () => {
     await new Promise<void>((closed) => smtp.close(closed));
-    rmSync(app, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('has the files its scripts import', () => {
-    expect([...files.keys()].sort()).toEqual(
-      ['audience.ts', 'deliveries.ts', 'herald.ts', 'notifications.test.ts', 'notifications.ts', 'send.ts', 'worker.ts'].sort(),
-    );
+    expect(files).toEqual(['audience.ts', 'deliveries.ts', 'herald.ts', 'notifications.test.ts', 'notifications.ts', 'send.ts', 'worker.ts']);
   });
 
-  // Regression: the createHerald example threw a ConfigError for its `templatesDir: './templates'`, which no
-  // step of the page created; and a script that drained without close() never exited.
+  // Regression: the createHerald example threw a ConfigError for its `templatesDir: './templates'`, a folder no step
+  // of the page created; and a script that drained without close() never exited (the SMTP pool kept it alive).
   it('send.ts queues, sends both emails to the SMTP server and exits', async () => {
-    const result = await run('send.ts', app, env);
+    const result = await runScript('send.ts', dir, env);
     expect(result.code, result.output).toBe(0);
     expect(result.stdout).toContain("[ 'ada@shop.dev', 'ops@shop.dev' ]");
     expect(result.stdout).toContain("[ 'no-backend' ]");
@@ -94,10 +55,10 @@ describe(`${PAGE} runs as written`, () => {
   }, 60_000);
 
   it('audience.ts and deliveries.ts run against the same database and exit', async () => {
-    const audience = await run('audience.ts', app, env);
+    const audience = await runScript('audience.ts', dir, env);
     expect(audience.code, audience.output).toBe(0);
     expect(audience.stdout).toContain("reason: 'manual'");
-    const deliveries = await run('deliveries.ts', app, env);
+    const deliveries = await runScript('deliveries.ts', dir, env);
     expect(deliveries.code, deliveries.output).toBe(0);
     expect(deliveries.stdout).toContain('{ sent: 0, failed: 0, retrying: 0 }');
   }, 60_000);
