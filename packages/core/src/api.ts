@@ -161,6 +161,11 @@ export interface WorkerOptions {
   pollInterval?: Duration;
   /** Unique worker id (appears in the attempt log). @default host-pid-random */
   id?: string;
+  /**
+   * Claim only deliveries of these backends (by instance name), e.g. one worker pool per provider
+   * (`herald worker --backends smtp`). Unknown names are a `ConfigError`. @default every backend of the instance
+   */
+  backends?: readonly string[];
 }
 
 export interface HeraldWorker {

@@ -3,6 +3,7 @@ import { ConfigError, UnsupportedFeatureError } from './errors';
 import type { Protocol } from './protocols';
 import { type Redactor, redactorOf, type Secrets } from './secrets';
 import type {
+  BackendPolling,
   Backend,
   Capabilities,
   InboundWebhook,
@@ -70,8 +71,12 @@ export interface BackendImplementation {
    * account lookup …), for `herald check --ping`. Throws a Herald error when it is not; sends nothing.
    */
   ping?(): Promise<void>;
+  /** Status polling for providers that can be asked about a message (see {@link BackendPolling}). */
+  poll?: BackendPolling;
   close?(): Promise<void>;
 }
+
+
 
 export interface BackendSetupContext {
   /** The instance name. */
@@ -175,6 +180,7 @@ export function defineBackend<P extends Protocol, S extends z.ZodType>(
     if (impl.validateAddress) backend.validateAddress = impl.validateAddress;
     if (impl.close) backend.close = impl.close;
     if (impl.ping) backend.ping = impl.ping;
+    if (impl.poll) backend.poll = impl.poll;
     return backend;
   };
 }

@@ -119,6 +119,7 @@ const workerSchema = z.strictObject({
   sendTimeout: duration.optional(),
   pollInterval: duration.optional(),
   id: z.string().min(1).optional(),
+  backends: z.array(z.string().min(1)).min(1, 'backends must name at least one backend').optional(),
 });
 
 export interface WorkerConfig {
@@ -127,6 +128,7 @@ export interface WorkerConfig {
   leaseMs: number;
   sendTimeoutMs: number;
   pollMs: number;
+  backends?: readonly string[];
 }
 
 /** Check `worker()` / `drain()` options: positive integers, durations, no unknown keys. */
@@ -139,5 +141,5 @@ export function checkWorkerOptions(options: WorkerOptions, call: 'worker' | 'dra
   if (leaseMs <= 0) throw new ConfigError(`${call}.lease must be longer than 0`, { field: `${call}.lease` });
   if (sendTimeoutMs <= 0) throw new ConfigError(`${call}.sendTimeout must be longer than 0`, { field: `${call}.sendTimeout` });
   if (pollMs <= 0) throw new ConfigError(`${call}.pollInterval must be longer than 0`, { field: `${call}.pollInterval` });
-  return { ...(options.id ? { id: options.id } : {}), concurrency: options.concurrency ?? 8, leaseMs, sendTimeoutMs, pollMs };
+  return { ...(options.id ? { id: options.id } : {}), ...(options.backends ? { backends: [...new Set(options.backends)] } : {}), concurrency: options.concurrency ?? 8, leaseMs, sendTimeoutMs, pollMs };
 }

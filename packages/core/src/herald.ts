@@ -2,7 +2,7 @@ import type { DeliveryChange, DrainResult, FailoverChange, Herald, HeraldEvents,
 import { CircuitBreaker } from './circuit';
 import { failoverPredicate } from './classify';
 import { checkOptions, checkWorkerOptions } from './config';
-import { NotFoundError, ValidationError } from './errors';
+import { ConfigError, NotFoundError, ValidationError } from './errors';
 import { type Notification, toMs } from './notification';
 import { createNotifier } from './notify';
 import { normalizeAddress, type Protocol } from './protocols';
@@ -10,10 +10,11 @@ import { resolveRetry } from './retry';
 import { Router } from './routing';
 import { createTemplateRegistry } from './templates/registry';
 import type { RenderScope } from './templates/compile';
-import type { Attempt, Delivery } from './types';
+import type { Attempt, Delivery, TrackingEvent } from './types';
+import { Poller } from './poller';
 import { createWebhookHandler } from './webhooks';
 import { Worker } from './worker';
-import { issuesOf } from './_zod';
+import { closestKey, issuesOf } from './_zod';
 import { resolveLogger } from './_logger';
 
 type Listeners = { [E in keyof HeraldEvents]: Set<HeraldEvents[E]> };
@@ -122,6 +123,10 @@ export function createHerald(options: HeraldOptions): Herald {
     return out;
   }
 
+  async function emitTracking(event: TrackingEvent, delivery: Delivery | null): Promise<void> {
+    for (const l of listeners.tracking) await l(event, delivery);
+  }
+
   function channels(notification: Notification) {
     const n = registered(notification);
     const out: ReturnType<Herald['channels']> = [];
@@ -136,6 +141,13 @@ export function createHerald(options: HeraldOptions): Herald {
 
   function startWorker(workerOptions: WorkerOptions, drain: boolean): Worker {
     const settings = checkWorkerOptions(workerOptions, drain ? 'drain' : 'worker');
+    for (const name of settings.backends ?? []) {
+      if (backends.has(name)) continue;
+      const hint = closestKey(name, backends.keys());
+      throw new ConfigError(`${drain ? 'drain' : 'worker'}.backends: no backend named "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; backends: ${[...backends.keys()].join(', ')}`, {
+        field: `${drain ? 'drain' : 'worker'}.backends`,
+      });
+    }
     const worker = new Worker(
       {
         store,
@@ -156,7 +168,12 @@ export function createHerald(options: HeraldOptions): Herald {
       { ...settings, drain },
     );
     workers.add(worker);
-    worker.done.then(() => workers.delete(worker));
+    const poller = drain ? null : new Poller({ store, logger, ready, emitTracking, emitDelivery }, backends.values());
+    poller?.start();
+    worker.done.then(async () => {
+      await poller?.stop();
+      workers.delete(worker);
+    });
     return worker;
   }
 
@@ -166,9 +183,7 @@ export function createHerald(options: HeraldOptions): Herald {
     logger,
     maxBodyBytes: options.webhooks?.maxBodyBytes ?? 1_048_576,
     now: () => new Date(),
-    emitTracking: async (event, delivery) => {
-      for (const l of listeners.tracking) await l(event, delivery);
-    },
+    emitTracking,
     emitInbound: async (event, backend) => {
       for (const l of listeners.inbound) await l(event, backend);
     },

@@ -114,6 +114,7 @@ export {
   type AttemptOutcome,
   type Audience,
   type Backend,
+  type BackendPolling,
   type Capabilities,
   type ClaimOptions,
   DELIVERY_STATUSES,

@@ -215,5 +215,6 @@ function rowToDelivery(row: NewDelivery): Delivery {
     leaseOwner: null,
     leaseUntil: null,
     sentAt: null,
+    providerStatus: null,
   };
 }

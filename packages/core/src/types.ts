@@ -167,6 +167,8 @@ export interface Delivery {
   leaseOwner: string | null;
   leaseUntil: Date | null;
   sentAt: Date | null;
+  /** The provider's latest status word, verbatim, from tracking events that carry one (null otherwise). */
+  providerStatus: string | null;
 }
 
 /** One send attempt as kept in the attempt log. */
@@ -236,6 +238,13 @@ export interface TrackingEvent {
   eventId: string;
   /** The provider's message id, used to find the delivery. */
   messageId: string | null;
+  /**
+   * Herald's delivery id, when the provider echoes it back (GOV.UK Notify's `reference`, SendGrid `custom_args`):
+   * the delivery is then found by it (and its backend) instead of by `messageId`.
+   */
+  deliveryId?: string | null;
+  /** The provider's own status word, verbatim (`permanent-failure`, `temporary-failure` …): kept on the delivery. */
+  providerStatus?: string | null;
   timestamp: Date | null;
   recipient: string | null;
   metadata: Record<string, string>;
@@ -475,6 +484,13 @@ export interface QueueStore {
    * is afterwards (its status says whether it was cancelled), or null when there is none.
    */
   cancel(id: string, options: { now: Date; reason: string }): Promise<Delivery | null>;
+  /**
+   * Deliveries of `backend` whose provider should be asked about them (status polling, `BackendPolling`): `sent` or
+   * `deferred`, sent at or before `sentBefore`, and polled never or at or before `polledBefore`; least recently
+   * polled first, at most `limit`. Marks them polled at `now` in the same statement, so another worker does not poll
+   * them again before `polledBefore` passes them — no double polling across processes.
+   */
+  claimPolls(options: { backend: string; sentBefore: Date; polledBefore: Date; limit: number; now: Date }): Promise<Delivery[]>;
   /** Earliest `nextAttemptAt` of any queued/retrying delivery, or the earliest lease expiry; null when idle. */
   nextDueAt(): Promise<Date | null>;
   /**
@@ -584,6 +600,23 @@ export interface Store extends StoreLifecycle, QueueStore, DeliveryLog, EventLog
 
 // ───────────────────────── backend contract ─────────────────────────
 
+/**
+ * How a backend asks its provider about deliveries that webhooks have not settled (GOV.UK Notify's
+ * `getNotificationById`, the seed's Celery-beat sync). The worker runs it on a schedule for `sent` / `deferred`
+ * deliveries of this backend sent more than `afterMs` ago and not polled in the last `everyMs`; the store hands
+ * each delivery to one worker at a time (no double polling across processes). What `fetch` returns is recorded
+ * exactly like webhook events: idempotent by event id, status forward only, listeners called.
+ */
+export interface BackendPolling {
+  /** Poll a delivery once it has been `sent` this long without a final status. */
+  afterMs: number;
+  /** Poll the same delivery again at most this often. */
+  everyMs: number;
+  /** Deliveries per `fetch` call. */
+  batchSize: number;
+  fetch(deliveries: readonly Delivery[]): Promise<TrackingEvent[]>;
+}
+
 /** What a backend can do. Core checks messages against it before enqueueing. */
 export interface Capabilities {
   attachments: boolean;
@@ -686,5 +719,7 @@ export interface Backend<P extends Protocol = Protocol> {
   readonly secrets: readonly string[];
   /** Reach the provider without sending (see `BackendImplementation.ping`); absent when the backend has no such call. */
   ping?(): Promise<void>;
+  /** Status polling, for providers that can be asked (see `BackendPolling` in `defineBackend`). */
+  poll?: BackendPolling;
   close?(): Promise<void>;
 }

@@ -1,19 +1,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError, redact, ValidationError } from './errors';
-import { normalizeAddress } from './protocols';
-import { statusForEvent, suppressionReason } from './status';
-import {
-  TRACKING_EVENT_TYPES,
-  type Backend,
-  type Delivery,
-  type DeliveryStatus,
-  type InboundEvent,
-  type JsonValue,
-  type Logger,
-  type Store,
-  type TrackingEvent,
-  type WebhookRequest,
-  type WebhookVerification,
+import { eventIdOf, RecordFailure, recordTracking } from './tracking';
+import type {
+  Backend,
+  Delivery,
+  DeliveryStatus,
+  InboundEvent,
+  JsonValue,
+  Logger,
+  Store,
+  TrackingEvent,
+  WebhookRequest,
+  WebhookVerification,
 } from './types';
 
 /** What {@link createWebhookHandler} needs from the running Herald instance. */
@@ -84,15 +82,6 @@ function _route(url: URL): { backend: string; kind: string } | null {
 }
 
 /** Events need a stable id for idempotency; a backend that has none gets one derived from the raw event. */
-function _eventId(backend: string, eventId: string, raw: JsonValue): string {
-  if (eventId) return eventId;
-  return `sha256:${createHash('sha256').update(backend).update('\0').update(JSON.stringify(raw)).digest('hex').slice(0, 40)}`;
-}
-
-function _normalizeTracking(backend: string, event: TrackingEvent): TrackingEvent {
-  const eventType = TRACKING_EVENT_TYPES.includes(event.eventType) ? event.eventType : 'unknown';
-  return { ...event, eventType, eventId: _eventId(backend, event.eventId, event.raw) };
-}
 
 /**
  * Build the Fetch-API webhook handler behind `herald.webhooks.handle`. It routes on the last two path segments,
@@ -197,30 +186,22 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): (request: Reques
       let recorded: { id: string; forget: () => Promise<void> } | null = null;
       try {
         if (kind === 'tracking') {
-          const event = _normalizeTracking(backend.name, parsed as TrackingEvent);
-          const status = statusForEvent(event.eventType);
-          const result = await deps.store.recordEvent(backend.name, event, { now, status });
-          if (!result.inserted) {
-            replayed++;
-            continue;
-          }
-          recorded = { id: event.eventId, forget: () => deps.store.forgetEvent(backend.name, event.eventId) };
-          if (result.statusChanged && result.delivery && deps.emitDelivery) {
-            try {
-              deps.emitDelivery(result.delivery, { from: result.previousStatus, to: result.delivery.status });
-            } catch (error) {
-              deps.logger.error('delivery listener failed', { ...log, error: String(error) });
+          const event = parsed as TrackingEvent;
+          try {
+            if (!(await recordTracking(deps, backend, event, now))) {
+              replayed++;
+              continue;
             }
+          } catch (error) {
+            if (error instanceof RecordFailure) {
+              recorded = { id: event.eventId, forget: error.forget };
+              throw error.original;
+            }
+            throw error;
           }
-          const reason = suppressionReason(event.eventType);
-          const address = event.recipient ?? result.delivery?.address ?? null;
-          if (reason && address) {
-            await deps.store.suppress({ protocol: backend.protocol, address: normalizeAddress(backend.protocol, address), reason, createdAt: now });
-          }
-          await deps.emitTracking(event, result.delivery);
         } else {
           const raw = parsed as InboundEvent;
-          const event: InboundEvent = { ...raw, eventId: _eventId(backend.name, raw.eventId, raw.raw) };
+          const event: InboundEvent = { ...raw, eventId: eventIdOf(backend.name, raw.eventId, raw.raw) };
           if (!(await deps.store.recordInbound(backend.name, event, now))) {
             replayed++;
             continue;

@@ -35,6 +35,8 @@ export interface WorkerSettings {
   leaseMs: number;
   sendTimeoutMs: number;
   pollMs: number;
+  /** Claim only these backends' deliveries (checked against the instance's backends by `createHerald`). */
+  backends?: readonly string[];
   /** Stop by itself once nothing is due and nothing is in flight. */
   drain: boolean;
 }
@@ -127,7 +129,9 @@ export class Worker implements HeraldWorker {
 
   private async run(): Promise<void> {
     const { store, logger } = this.deps;
-    const backendNames = [...this.deps.backends.keys()];
+    const backendNames = this.settings.backends ?? [...this.deps.backends.keys()];
+    // `nextDueAt` counts every backend's deliveries: a drain limited to some backends stops when their claim is empty.
+    const limited = this.settings.backends !== undefined;
     const { concurrency } = this.settings;
     let storeFailures = 0;
     try {
@@ -165,6 +169,7 @@ export class Worker implements HeraldWorker {
         while (this.sending < concurrency && this.buffer.length) this.start(this.buffer.shift()!);
         if (claimed.length === room && this.sending < concurrency) continue;
         if (this.settings.drain && this.inFlight === 0 && this.buffer.length === 0 && claimed.length === 0) {
+          if (limited) break;
           const due = await store.nextDueAt().catch(() => null);
           if (!due || due.getTime() > Date.now()) break;
           continue;

@@ -42,6 +42,8 @@ interface Row extends Delivery {
   dedupeAddress: string | null;
   /** When the current (or last) lease started: the `startedAt` of an abandoned attempt. */
   claimedAt: Date | null;
+  /** When a worker last polled the provider about it (see `claimPolls`). */
+  lastPolledAt: Date | null;
 }
 
 const FINISHED = new Set<DeliveryStatus>(FINISHED_STATUSES);
@@ -52,7 +54,7 @@ function eventKey(backend: string, eventId: string): string {
 }
 
 function toDelivery(row: Row): Delivery {
-  const { dedupeAddress: _dedupeAddress, claimedAt: _claimedAt, ...delivery } = row;
+  const { dedupeAddress: _dedupeAddress, claimedAt: _claimedAt, lastPolledAt: _lastPolledAt, ...delivery } = row;
   return structuredClone(delivery);
 }
 
@@ -179,6 +181,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         leaseUntil: null,
         sentAt: null,
         claimedAt: null,
+        lastPolledAt: null,
+        providerStatus: null,
       };
       if (row.status === 'queued' && isDuplicate(input)) {
         row.status = 'skipped';
@@ -322,6 +326,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return toDelivery(row);
     },
 
+    async claimPolls(opts) {
+      const due = [...deliveries.values()]
+        .filter(
+          (row) =>
+            row.backend === opts.backend &&
+            (row.status === 'sent' || row.status === 'deferred') &&
+            row.sentAt !== null &&
+            row.sentAt.getTime() <= opts.sentBefore.getTime() &&
+            (row.lastPolledAt === null || row.lastPolledAt.getTime() <= opts.polledBefore.getTime()),
+        )
+        .sort((a, b) => (a.lastPolledAt?.getTime() ?? 0) - (b.lastPolledAt?.getTime() ?? 0) || a.sentAt!.getTime() - b.sentAt!.getTime())
+        .slice(0, opts.limit);
+      for (const row of due) row.lastPolledAt = new Date(opts.now);
+      return due.map(toDelivery);
+    },
+
     async cancel(id, opts) {
       const row = deliveries.get(id);
       if (!row) return null;
@@ -376,7 +396,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         return { inserted: false, delivery: row ? toDelivery(row) : null, statusChanged: false, previousStatus: row?.status ?? null };
       }
       let row: Row | undefined;
-      if (event.messageId !== null) {
+      if (event.deliveryId) {
+        const byId = deliveries.get(event.deliveryId);
+        if (byId && byId.backend === backend) row = byId;
+      }
+      if (!row && event.messageId !== null) {
         for (const candidate of deliveries.values()) {
           if (candidate.backend === backend && candidate.providerMessageId === event.messageId) {
             if (!row || candidate.createdAt.getTime() > row.createdAt.getTime()) row = candidate;
@@ -386,6 +410,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       trackingEvents.set(key, structuredClone({ ...event, backend, deliveryId: row?.id ?? null, receivedAt: opts.now }));
       let statusChanged = false;
       const previousStatus = row?.status ?? null;
+      if (row && event.providerStatus) {
+        row.providerStatus = event.providerStatus;
+        row.updatedAt = new Date(opts.now);
+      }
       if (row && opts.status !== null && canAdvance(row.status, opts.status)) {
         row.status = opts.status;
         row.updatedAt = new Date(opts.now);

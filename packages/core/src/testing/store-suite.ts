@@ -912,6 +912,33 @@ export function testStore(name: string, factory: () => Promise<StoreUnderTest>, 
         });
       });
 
+      describe('claimPolls', () => {
+        it('hands out sent/deferred deliveries of one backend due for a poll, least recently polled first, and marks them', async () => {
+          const a = await sendOne('pm-a');
+          const b = await sendOne('pm-b');
+          await sendOne('pm-other', { backend: 'postmark' });
+          const queued = await enqueueOne();
+          const now = new Date(Date.now() + MINUTE);
+          const first = await store.claimPolls({ backend: 'smtp', sentBefore: now, polledBefore: new Date(now.getTime() - 30_000), limit: 10, now });
+          expect(first.map((d) => d.id).sort()).toEqual([a.id, b.id].sort());
+          expect(first.map((d) => d.id)).not.toContain(queued.id);
+          // Polled just now: not handed out again (another worker) until polledBefore passes them.
+          expect(await store.claimPolls({ backend: 'smtp', sentBefore: now, polledBefore: new Date(now.getTime() - 30_000), limit: 10, now })).toEqual([]);
+          const later = new Date(now.getTime() + 60_000);
+          expect((await store.claimPolls({ backend: 'smtp', sentBefore: later, polledBefore: new Date(later.getTime() - 30_000), limit: 1, now: later })).length).toBe(1);
+          // Only deliveries sent long enough ago.
+          expect(await store.claimPolls({ backend: 'smtp', sentBefore: new Date(0), polledBefore: later, limit: 10, now: later })).toEqual([]);
+        });
+
+        it('skips final deliveries', async () => {
+          const d = await sendOne('pm-final');
+          await store.recordEvent('smtp', makeEvent({ messageId: 'pm-final', eventType: 'delivered' }), { now: new Date(), status: 'delivered' });
+          const now = new Date(Date.now() + MINUTE);
+          expect(await store.claimPolls({ backend: 'smtp', sentBefore: now, polledBefore: now, limit: 10, now })).toEqual([]);
+          expect(d.status).toBe('sent');
+        });
+      });
+
       describe('cancel', () => {
         it('cancels a queued (or scheduled) delivery: never claimed afterwards', async () => {
           const row = await enqueueOne({ nextAttemptAt: at(60 * MINUTE) });
@@ -1146,6 +1173,20 @@ export function testStore(name: string, factory: () => Promise<StoreUnderTest>, 
         expect(await record('smtp', delivered, 'delivered')).toMatchObject({ inserted: false, previousStatus: 'opened' });
         expect(await record('smtp', makeEvent({ messageId: 'pm-prev', eventType: 'unknown' }), null)).toMatchObject({ previousStatus: 'opened' });
         expect((await record('smtp', makeEvent({ messageId: 'pm-nobody' }), 'delivered')).previousStatus).toBeNull();
+      });
+
+      it('finds the delivery by Herald delivery id when the provider echoes it (same backend only), and keeps the provider status verbatim', async () => {
+        const d = await sendOne('pm-ref');
+        const byRef = await record('smtp', makeEvent({ messageId: 'unrelated-id', deliveryId: d.id, eventType: 'deferred', providerStatus: 'temporary-failure' }), 'deferred');
+        expect(byRef.delivery).toMatchObject({ id: d.id, status: 'deferred', providerStatus: 'temporary-failure' });
+        expect(await store.get(d.id)).toMatchObject({ providerStatus: 'temporary-failure' });
+        // The provider's status is kept even when Herald's status does not move.
+        await record('smtp', makeEvent({ messageId: 'pm-ref', eventType: 'unknown', providerStatus: 'pending' }), null);
+        expect(await store.get(d.id)).toMatchObject({ status: 'deferred', providerStatus: 'pending' });
+        expect((await store.events(d.id)).map((e) => e.providerStatus)).toEqual(['temporary-failure', 'pending']);
+        // Another backend's event naming this delivery id does not match it.
+        expect((await record('postmark', makeEvent({ messageId: null, deliveryId: d.id, eventType: 'delivered' }), 'delivered')).delivery).toBeNull();
+        expect(await store.get(d.id)).toMatchObject({ status: 'deferred' });
       });
 
       it('stores the event with every field, listed by receivedAt', async () => {
