@@ -61,7 +61,9 @@ it('polls providers for deliveries not final yet, records what they say, and nev
   const { deliveries } = await a.notify(n, {}, [{ contacts: [{ protocol: 'sms', address: '+14155550123' }] }, { contacts: [{ protocol: 'sms', address: '+14155550124' }] }]);
   await a.drain();
   const tracked: string[] = [];
-  a.on('tracking', (event) => tracked.push(event.eventType));
+  a.on('tracking', (event) => {
+    tracked.push(event.eventType);
+  });
   const w1 = a.worker({ pollInterval: 20 });
   const w2 = b.worker({ pollInterval: 20 });
   for (let i = 0; i < 50; i++) {
