@@ -128,6 +128,7 @@ export interface WorkerConfig {
   leaseMs: number;
   sendTimeoutMs: number;
   pollMs: number;
+  /** Claim only these backends' deliveries (checked against the instance's backends by `createHerald`). */
   backends?: readonly string[];
 }
 

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { DeliveryChange, DrainResult, FailoverChange, HeraldWorker } from './api';
 import type { CircuitBreaker } from './circuit';
+import type { WorkerConfig } from './config';
 import { attemptOutcome, classifyAttempt, scopeOf } from './classify';
 import { HeraldError, PermanentError, TransientError } from './errors';
 import { redact, redactAddress, redactJson } from './secrets';
@@ -29,14 +30,7 @@ export interface WorkerDeps {
   emitAttempt(attempt: Attempt, delivery: Delivery): void;
 }
 
-export interface WorkerSettings {
-  id?: string;
-  concurrency: number;
-  leaseMs: number;
-  sendTimeoutMs: number;
-  pollMs: number;
-  /** Claim only these backends' deliveries (checked against the instance's backends by `createHerald`). */
-  backends?: readonly string[];
+export interface WorkerSettings extends WorkerConfig {
   /** Stop by itself once nothing is due and nothing is in flight. */
   drain: boolean;
 }
