@@ -189,7 +189,11 @@ export class Worker implements HeraldWorker {
     try {
       const due = await this.deps.store.nextDueAt();
       if (!due) return this.settings.pollMs;
-      return Math.max(0, Math.min(this.settings.pollMs, due.getTime() - Date.now()));
+      const ms = due.getTime() - Date.now();
+      // A worker limited to some backends cannot tell whether what is overdue is its own: without this it would
+      // spin on another pool's backlog (claims come back empty and the wait is 0, round after round).
+      if (ms <= 0 && this.settings.backends) return this.settings.pollMs;
+      return Math.max(0, Math.min(this.settings.pollMs, ms));
     } catch {
       return this.settings.pollMs;
     }

@@ -22,6 +22,8 @@ function setup() {
 
 // `herald worker --backends a,b`: a worker pool per provider claims only its backends' deliveries.
 describe('worker({ backends })', () => {
+  // Regression: a limited worker spun on the other backend's overdue delivery (`nextDueAt` counts every backend),
+  // starving the timers its own sends need, so this drain never ended.
   it('claims only the named backends and leaves the others queued', async () => {
     const { a, b, herald, recipients } = setup();
     await herald.notify(hello, { n: 1 }, recipients);
