@@ -49,7 +49,8 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
     this.issues = options.issues ?? [];
-    this.field = options.field ?? this.issues[0]?.field ?? null;
+    // An issue about the body as a whole has the empty path: no field.
+    this.field = options.field ?? (this.issues[0]?.field || null);
     this.headers = options.headers ?? {};
   }
 

@@ -233,9 +233,9 @@ export function documentedOnlyRoutes(basePath: string, rpc: boolean): RouteConfi
       description:
         'Methods `Postmaster.Enqueue` (scope send), `Postmaster.GetLastEmail` and `Postmaster.GetPrefs` (read), `Postmaster.UpdatePrefs` and `Postmaster.MovePrefs` (admin). A batch (array) is accepted too. Errors are JSON-RPC errors (HTTP 200); missing or refused keys are HTTP 401/403 with a JSON-RPC error body.',
       security: [{ bearerAuth: [] }, {}],
-      request: { body: { content: { 'application/json': { schema: RpcRequestSchema } }, required: true } },
+      request: { body: { content: { 'application/json': { schema: z.union([RpcRequestSchema, z.array(RpcRequestSchema).min(1)]) } }, required: true } },
       responses: {
-        200: json(RpcResponseSchema, 'The result or a JSON-RPC error.'),
+        200: json(z.union([RpcResponseSchema, z.array(RpcResponseSchema)]), 'The result or a JSON-RPC error; an array of them for a batch.'),
         204: { description: 'Only notifications (requests without an id) were sent.' },
         401: json(RpcResponseSchema, 'Missing, malformed, unknown or revoked API key.'),
         403: json(RpcResponseSchema, "The key lacks the method's scope."),

@@ -7,6 +7,9 @@ const SKIP_REASONS = ['opted-out', 'suppressed', 'duplicate', 'no-backend', 'no-
 const ATTEMPT_OUTCOMES = ['sent', 'transient', 'permanent', 'unsupported', 'expired', 'abandoned', 'circuit-open'] as const;
 const DURATION = /^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/;
 
+// A named component `.nullable()` becomes `allOf: [$ref, { type: [object, null] }]`, which null fails (the $ref
+// still applies): a union says it right, `anyOf: [$ref, { type: null }]`.
+const orNull = <S extends z.ZodType>(schema: S) => z.union([schema, z.null()]);
 const dateTime = () => z.iso.datetime({ offset: true });
 const nullableDateTime = () => dateTime().nullable();
 
@@ -243,14 +246,14 @@ export const DeliveryPageSchema = z
 
 export const DeliveryDetailSchema = z
   .object({
-    delivery: DeliverySchema.extend({ message: MessageSchema.nullable() }),
+    delivery: DeliverySchema.extend({ message: orNull(MessageSchema) }),
     attempts: z.array(AttemptSchema),
     events: z.array(EventSchema),
   })
   .openapi('DeliveryDetail');
 
 export const DeliveryResultSchema = z.object({ delivery: DeliverySchema }).openapi('DeliveryResult');
-export const LastSentSchema = z.object({ delivery: DeliverySchema.nullable() }).openapi('LastSent');
+export const LastSentSchema = z.object({ delivery: orNull(DeliverySchema) }).openapi('LastSent');
 
 export const PreferencesSchema = z.object({ key: z.string(), optOut: z.array(z.string()) }).openapi('Preferences');
 
