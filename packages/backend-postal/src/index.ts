@@ -1,1 +1,1 @@
-export * from './postal';
+export { type PostalOptions, postal } from './postal';

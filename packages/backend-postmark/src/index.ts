@@ -1,1 +1,1 @@
-export * from './postmark';
+export { type PostmarkOptions, postmark, type WebhookCredentials } from './postmark';

@@ -1,2 +1,2 @@
-export * from './length';
-export * from './twitter';
+export { TWEET_MAX_LENGTH, TWEET_URL_LENGTH, truncateTweet, tweetLength } from './length';
+export { type TwitterOptions, twitter } from './twitter';

@@ -1,2 +1,2 @@
-export * from './client';
-export * from './xmpp';
+export type { XmppClient, XmppElement } from './client';
+export { type XmppOptions, xmpp } from './xmpp';

@@ -14,9 +14,8 @@ import type {
   TemplateFormat,
   TrackingWebhook,
 } from './types';
-import { formatIssues, strictParse } from './_zod';
+import { formatIssues, strictParse } from './options';
 
-export { closestKey, type OptionIssue, parseOptions, strictParse, unknownKeys } from './_zod';
 
 /** Options every backend accepts besides its own. */
 export interface CommonBackendOptions {

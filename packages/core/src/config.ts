@@ -5,7 +5,7 @@ import { type Notification, toMs } from './notification';
 import { addressSchemas, isProtocol, PROTOCOLS } from './protocols';
 import type { Backend } from './types';
 import { hasControlCharacter } from './validate';
-import { issuesOf } from './_zod';
+import { issuesOf } from './options';
 
 const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/, 'must be a duration like "30s", "15m", "24h"')]);
 const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`);

@@ -14,7 +14,7 @@ import type { Attempt, Delivery, TrackingEvent } from './types';
 import { Poller } from './poller';
 import { createWebhookHandler } from './webhooks';
 import { Worker } from './worker';
-import { closestKey, issuesOf } from './_zod';
+import { closestKey, issuesOf } from './options';
 import { resolveLogger } from './_logger';
 
 type Listeners = { [E in keyof HeraldEvents]: Set<HeraldEvents[E]> };

@@ -26,15 +26,10 @@ export {
   type BackendOptions,
   type BackendSetupContext,
   type CommonBackendOptions,
-  closestKey,
   DEFAULT_CAPABILITIES,
   deepMerge,
   defineBackend,
-  type OptionIssue,
-  parseOptions,
   providerOptionsFor,
-  strictParse,
-  unknownKeys,
   unsupportedFeature,
 } from './backend';
 export { type AttemptVerdict, type ClassifyInput, classifyAttempt, scopeOf } from './classify';
@@ -74,6 +69,7 @@ export {
   requestFailure,
 } from './http';
 export { newId } from './ids';
+export { closestKey, type OptionIssue, parseOptions, strictParse, unknownKeys } from './options';
 export {
   type Contact,
   type DedupeSpec,

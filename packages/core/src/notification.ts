@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { ConfigError } from './errors';
-import { unknownKeys } from './_zod';
+import { unknownKeys } from './options';
 import type { AttachmentInput, SendOptions, TemplateSpec } from './types';
 
 /** A duration: milliseconds, or a string like `30s`, `15m`, `24h`, `7d`. */

@@ -9,7 +9,7 @@ import type { ResolvedRetry } from './retry';
 import type { Router } from './routing';
 import type { Backend, Delivery, EnqueueResult, NewDelivery, Store, Suppression } from './types';
 import { validateInput } from './validate';
-import { unknownKeys } from './_zod';
+import { unknownKeys } from './options';
 
 const NOTIFY_OPTIONS = ['transaction', 'options', 'sendAt', 'delay'] as const;
 const SEND_OPTIONS = ['from', 'replyTo', 'cc', 'bcc', 'headers', 'tags', 'metadata', 'sendAt', 'trackOpens', 'trackClicks', 'providerOptions'] as const;

@@ -3,7 +3,7 @@ import type { SiteContact } from './api';
 import type { ValidationIssue } from './errors';
 import type { Contact, Notification, Recipient } from './notification';
 import { addressSchemas, isProtocol, normalizeAddress, PROTOCOLS, type Protocol } from './protocols';
-import { issuesOf } from './_zod';
+import { issuesOf } from './options';
 
 /** One contact to consider for a delivery: a recipient's contact or a site contact, already checked. */
 export interface Target {

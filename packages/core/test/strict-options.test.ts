@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { closestKey, ConfigError, defineBackend, parseOptions, strictParse, unknownKeys } from '../src';
-import { issuesOf } from '../src/_zod';
+import { issuesOf } from '../src/options';
 
 /** A backend shaped like the real ones: nested objects, a union, a passthrough object, a refinement. */
 const relay = defineBackend({

@@ -1,3 +1,4 @@
+import type { TemplateHelper } from './registry';
 import Handlebars from 'handlebars';
 
 /** Runtime options: no prototype access (the default since 4.6, stated explicitly because it is a security boundary). */
@@ -85,12 +86,6 @@ export function unwrapData(value: unknown): unknown {
   return value;
 }
 
-/**
- * A helper as the app registers it: arguments arrive as plain values (strings, numbers, objects), the last one
- * is Handlebars' options object. A returned string is data (escaped like `{{value}}`); return
- * `new Handlebars.SafeString(html)` for trusted markup.
- */
-export type TemplateHelper = { bivarianceHack(...args: unknown[]): unknown }['bivarianceHack'];
 
 /** Handlebars' own helpers, plus Herald's value capture for typed `params` leaves. */
 export const BUILTIN_HELPERS: ReadonlySet<string> = new Set(['if', 'unless', 'each', 'with', 'lookup', 'log', 'blockHelperMissing', 'helperMissing']);

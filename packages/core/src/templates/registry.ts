@@ -3,10 +3,17 @@ import { ConfigError } from '../errors';
 import type { Notification } from '../notification';
 import { isProtocol, PROTOCOLS } from '../protocols';
 import type { Backend, TemplateSpec } from '../types';
-import { BUILTIN_HELPERS, CAPTURE_HELPER, createEnvironment, type Environment, lineOf, messageOf, PartialError, type TemplateHelper } from './_handlebars';
+import { BUILTIN_HELPERS, CAPTURE_HELPER, createEnvironment, type Environment, lineOf, messageOf, PartialError } from './_handlebars';
 import { type CompiledTemplate, compileTemplate, type TemplateLocation } from './compile';
 import { loadTemplateFolder, type SharedTemplateFile } from './files';
 import { type CheckOptions, checkSource, checkTemplate, rootShape, suggest } from './schema-check';
+
+/**
+ * A helper as the app registers it: arguments arrive as plain values (strings, numbers, objects), the last one
+ * is Handlebars' options object. A returned string is data (escaped like `{{value}}`); return
+ * `new Handlebars.SafeString(html)` for trusted markup.
+ */
+export type TemplateHelper = { bivarianceHack(...args: unknown[]): unknown }['bivarianceHack'];
 
 /** Shared template parts: `createHerald({ templates: { partials, helpers, layouts } })`. */
 export interface TemplateOptions {
