@@ -42,7 +42,7 @@ print("notifications:", ", ".join(n["id"] for n in notifications["items"]))
 status, result = call("POST", "/v1/notify", {
     "notification": "order-shipped",
     "data": {"orderId": "A-1001", "carrier": "DHL"},
-    "recipients": [{"id": "u-ada", "name": "Ada Lovelace", "contacts": [{"protocol": "email", "address": "ada@example.org"}]}],
+    "recipients": [{"id": "u-ada", "name": "Ada Lovelace", "contacts": [{"protocol": "email", "address": "ada@shop.dev"}]}],
 })
 if status != 201:
     sys.exit(f"notify failed: {status} {result}")
@@ -61,9 +61,9 @@ while True:
 print(f"delivery {detail['delivery']['status']}: \"{detail['delivery']['message']['content']['subject']}\" after {len(detail['attempts'])} attempt(s)")
 
 print("postmaster enqueue:", rpc("Postmaster.Enqueue", {
-    "to": "grace@example.org", "toName": "Grace Hopper", "from": "noreply@shop.example.org",
+    "to": "grace@shop.dev", "toName": "Grace Hopper", "from": "noreply@shop.example.org",
     "subject": "Welcome", "html": "<p>Welcome, Grace</p>", "uniqueID": "welcome-grace", "flags": 2,
 }))
-stat = rpc("Postmaster.GetLastEmail", {"to": "grace@example.org", "uniqueID": "welcome-grace"})["stat"]
+stat = rpc("Postmaster.GetLastEmail", {"to": "grace@shop.dev", "uniqueID": "welcome-grace"})["stat"]
 print(f"postmaster last email: {stat['recipient']} uniqueID={stat['uniqueID']} emailFlags={stat['emailFlags']}")
 print("done")

@@ -4,7 +4,7 @@
 set -eu
 curl -sS --fail-with-body -X POST "$HERALD_URL/v1/notify" \
   -H "Authorization: Bearer $HERALD_KEY" -H 'Content-Type: application/json' \
-  -d '{"notification":"order-shipped","data":{"orderId":"B-2002","carrier":"UPS"},"recipients":[{"name":"Alan","contacts":[{"protocol":"email","address":"alan@example.org"}]}]}'
+  -d '{"notification":"order-shipped","data":{"orderId":"B-2002","carrier":"UPS"},"recipients":[{"name":"Alan","contacts":[{"protocol":"email","address":"alan@shop.dev"}]}]}'
 echo
-curl -sS --fail-with-body "$HERALD_URL/v1/deliveries?address=alan%40example.org&limit=5" -H "Authorization: Bearer $HERALD_KEY"
+curl -sS --fail-with-body "$HERALD_URL/v1/deliveries?address=alan%40shop.dev&limit=5" -H "Authorization: Bearer $HERALD_KEY"
 echo

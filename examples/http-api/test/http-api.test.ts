@@ -64,21 +64,21 @@ it('a Python client enqueues through the API, reads the delivery back, and speak
   const { stdout: key } = await run(tsx, ['--conditions=@herald/source', 'src/create-key.ts', 'send,read'], { cwd, env });
   const { stdout } = await run('python3', ['client.py'], { cwd, env: { ...env, HERALD_URL: url, HERALD_KEY: key.trim() }, timeout: 60_000 });
   expect(stdout).toContain('notifications: order-shipped, postmaster.email');
-  expect(stdout).toMatch(/enqueued d_\S+ to ada@example\.org \(queued\)/);
+  expect(stdout).toMatch(/enqueued d_\S+ to ada@shop\.dev \(queued\)/);
   expect(stdout).toContain('refused: 422 validation_error field=data.orderId');
   expect(stdout).toContain('delivery sent: "Order A-1001 has shipped" after 1 attempt(s)');
   expect(stdout).toContain("postmaster enqueue: {'success': True}");
-  expect(stdout).toContain('postmaster last email: grace@example.org uniqueID=welcome-grace emailFlags=2');
+  expect(stdout).toContain('postmaster last email: grace@shop.dev uniqueID=welcome-grace emailFlags=2');
   expect(stdout.trim().endsWith('done')).toBe(true);
   await expect.poll(() => caught.map((m) => m.subject).sort(), { timeout: 20_000 }).toEqual(['Order A-1001 has shipped', 'Welcome']);
-  expect(caught.find((m) => m.subject === 'Welcome')?.to).toBe('Grace Hopper <grace@example.org>');
+  expect(caught.find((m) => m.subject === 'Welcome')?.to).toBe('"Grace Hopper" <grace@shop.dev>');
 });
 
 it('a shell client enqueues with curl', async () => {
   const { stdout: key } = await run(tsx, ['--conditions=@herald/source', 'src/create-key.ts', 'send,read'], { cwd, env });
   const { stdout } = await run('sh', ['client.sh'], { cwd, env: { ...env, HERALD_URL: url, HERALD_KEY: key.trim() } });
   const [created, list] = stdout.trim().split('\n').map((line) => JSON.parse(line));
-  expect(created.deliveries[0]).toMatchObject({ address: 'alan@example.org', status: 'queued' });
+  expect(created.deliveries[0]).toMatchObject({ address: 'alan@shop.dev', status: 'queued' });
   expect(list.items.map((d: { id: string }) => d.id)).toEqual([created.deliveries[0].id]);
   await expect.poll(() => caught.some((m) => m.subject === 'Order B-2002 has shipped'), { timeout: 20_000 }).toBe(true);
 });
