@@ -90,10 +90,11 @@ export const DEFAULT_BASE_URL = 'https://api.notifications.service.gov.uk';
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 const API_KEY = new RegExp(`^\\S+-(${UUID})-(${UUID})$`);
 const uuid = (what: string) => z.string().regex(new RegExp(`^${UUID}$`), `must be a ${what} id (a UUID) from GOV.UK Notify`);
-const duration = z.custom<Duration>(
-  (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0) || (typeof v === 'string' && /^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/.test(v)),
-  'must be a duration such as 500 (ms), "30s", "5m" or "1h"',
-);
+// A union of plain checks (not `z.custom`), so that inside `poll`'s union with `false` a bad value is reported by its path.
+const duration = z.union([
+  z.number().nonnegative(),
+  z.string().regex(/^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/, 'must be a duration such as 500 (ms), "30s", "5m" or "1h"'),
+]) as unknown as z.ZodType<Duration, Duration>;
 
 /** The parts of an API key Notify's clients use: the service id (the JWT's `iss`) and the secret that signs it. */
 export function apiKeyParts(apiKey: string): { serviceId: string; secret: string } | null {
