@@ -140,6 +140,16 @@ export async function startFixture(kind: StoreKind, options: ServerOptions = {},
   };
 }
 
+/**
+ * The stores the suites run on: SQLite and PostgreSQL once they implement the parts the server needs (keys,
+ * cancel, keyset paging — another change adds them); the in-memory store stands in only while neither does.
+ */
+export async function storesUnderTest(): Promise<StoreKind[]> {
+  const out: StoreKind[] = [];
+  for (const kind of [STORES.sqlite, STORES.postgres]) if (await supports(kind)) out.push(kind);
+  return out.length ? out : [STORES.memory];
+}
+
 /** Whether a store implements the parts the server needs (the SQL stores gain them in another change). */
 export async function supports(kind: StoreKind): Promise<boolean> {
   try {

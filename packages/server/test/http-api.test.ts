@@ -6,18 +6,11 @@ import {
   conformance,
   curl,
   type Fixture,
-  STORES,
-  type StoreKind,
   startFixture,
-  supports,
+  storesUnderTest,
 } from './_harness';
 
-// Real stores first; the in-memory store only stands in while neither SQL store implements keys, cancel and
-// keyset paging.
-const sql = [STORES.sqlite, STORES.postgres];
-const available: StoreKind[] = [];
-for (const kind of sql) if (await supports(kind)) available.push(kind);
-if (available.length === 0) available.push(STORES.memory);
+const available = await storesUnderTest();
 
 type Body = Record<string, unknown>;
 const contact = (address: string, protocol = 'email') => ({ contacts: [{ protocol, address }] });

@@ -2,11 +2,9 @@ import { createHerald, type TrackingEvent } from '@herald/core';
 import { captureBackend, memoryStore } from '@herald/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, serve } from '../src/index';
-import { type ClientRequest, type ClientResponse, client, conformance, curl, type Fixture, STORES, type StoreKind, startFixture, supports, welcome } from './_harness';
+import { type ClientRequest, type ClientResponse, client, conformance, curl, type Fixture, startFixture, storesUnderTest, welcome } from './_harness';
 
-const available: StoreKind[] = [];
-for (const kind of [STORES.sqlite, STORES.postgres]) if (await supports(kind)) available.push(kind);
-if (available.length === 0) available.push(STORES.memory);
+const available = await storesUnderTest();
 
 type Rpc = { jsonrpc: '2.0'; id: number | string | null; result?: Record<string, unknown>; error?: { code: number; message: string; data?: { field?: string; code?: string } } };
 
@@ -247,7 +245,7 @@ describe.each(available)("postmaster's JSON-RPC on $name", (kind) => {
 
 describe("postmaster's JSON-RPC, configured", () => {
   it("keyless calls with rpc: { auth: 'none' }; a flag table maps bits onto Herald's categories", async () => {
-    const f = await startFixture(STORES.memory, { rpc: { auth: 'none', flags: { 2: 'marketing' } } });
+    const f = await startFixture(available[0]!, { rpc: { auth: 'none', flags: { 2: 'marketing' } } });
     try {
       const answers = await client('python', f, [
         rpc('Postmaster.UpdatePrefs', { email: 'grace@example.org', flags: 2 }),
@@ -268,7 +266,7 @@ describe("postmaster's JSON-RPC, configured", () => {
   });
 
   it('answers 501 naming the fix when postmasterNotification is not registered', async () => {
-    const f = await startFixture(STORES.memory, {}, { notifications: [welcome] });
+    const f = await startFixture(available[0]!, {}, { notifications: [welcome] });
     try {
       const [r] = await client('node', f, [rpc('Postmaster.Enqueue', {}, f.keys.admin)]);
       expect(r!.status).toBe(501);

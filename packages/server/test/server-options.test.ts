@@ -3,7 +3,9 @@ import { ConfigError, createHerald, type Store } from '@herald/core';
 import { captureBackend, memoryStore } from '@herald/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createApiKey, createServer, isLoopback, listApiKeys, openApiDocument, revokeApiKey } from '../src/index';
-import { client, conformance, STORES, startFixture } from './_harness';
+import { client, conformance, startFixture, storesUnderTest } from './_harness';
+
+const [kind] = await storesUnderTest();
 
 const notify = (key: string | null, name = 'R') => ({
   method: 'POST',
@@ -14,7 +16,7 @@ const notify = (key: string | null, name = 'R') => ({
 
 describe('rate limit', () => {
   it('429 with Retry-After once a key used its requests; other keys are unaffected; nothing is enqueued', async () => {
-    const f = await startFixture(STORES.memory, { rateLimit: { perMinute: 3 } });
+    const f = await startFixture(kind!, { rateLimit: { perMinute: 3 } });
     const doc = conformance();
     try {
       const answers = await client('node', f, [notify(f.keys.send), notify(f.keys.send), notify(f.keys.send), notify(f.keys.send, 'fourth'), { method: 'GET', path: '/v1/deliveries', key: f.keys.read }]);
@@ -31,7 +33,7 @@ describe('rate limit', () => {
 
 describe('CORS', () => {
   it('answers a preflight from a configured origin only', async () => {
-    const f = await startFixture(STORES.memory, { cors: { origins: ['https://app.example.org'] } });
+    const f = await startFixture(kind!, { cors: { origins: ['https://app.example.org'] } });
     try {
       const preflight = (origin: string) => ({ method: 'OPTIONS', path: '/v1/notify', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
       const [ok, other] = await client('node', f, [preflight('https://app.example.org'), preflight('https://evil.example')]);
@@ -46,7 +48,7 @@ describe('CORS', () => {
 
 describe("auth: 'none' and basePath", () => {
   it('serves every route without a key under the base path; the document says no security', async () => {
-    const f = await startFixture(STORES.memory, { auth: 'none', basePath: '/herald' });
+    const f = await startFixture(kind!, { auth: 'none', basePath: '/herald' });
     try {
       const [created, list, rpc, outside] = await client('node', f, [
         { ...notify(null), path: '/herald/v1/notify' },
@@ -68,13 +70,19 @@ describe("auth: 'none' and basePath", () => {
 
 describe('failures inside the server', () => {
   it('a store that throws answers 500 without its message; the log has it, the response does not', async () => {
+    const failing = async () => {
+      throw new Error('connection to db-7.internal refused');
+    };
+    // Methods are bound to the real store: a class store's private fields need their own `this`.
     const wrap = (store: Store): Store =>
-      Object.assign(Object.create(store) as Store, {
-        list: async () => {
-          throw new Error('connection to db-7.internal refused');
+      new Proxy(store, {
+        get(target, key) {
+          if (key === 'list') return failing;
+          const value: unknown = Reflect.get(target, key, target);
+          return typeof value === 'function' ? value.bind(target) : value;
         },
       });
-    const f = await startFixture(STORES.memory, {}, { wrap });
+    const f = await startFixture(kind!, {}, { wrap });
     try {
       const [r] = await client('node', f, [{ method: 'GET', path: '/v1/deliveries', key: f.keys.read }]);
       expect(r!.status).toBe(500);
