@@ -63,7 +63,7 @@ export function parseNotifyCallback(request: WebhookRequest, backend: string): T
   const missing = (['id', 'status'] as const).filter((k) => typeof body[k] !== 'string' || !body[k]);
   if (missing.length) {
     throw new ValidationError(
-      `not a Notify delivery receipt: ${missing.join(' and ')} missing`,
+      'not a Notify delivery receipt',
       missing.map((path) => ({ path, message: 'required' })),
       { backend },
     );
