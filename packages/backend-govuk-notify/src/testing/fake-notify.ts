@@ -62,6 +62,8 @@ export interface FakeNotifyRequest {
   auth: { iss: string; iat: number; key: string; header: Record<string, unknown> } | null;
   /** The status the fake answered. */
   status: number;
+  /** When it arrived. */
+  at: Date;
 }
 
 /** A notification the fake accepted. */
@@ -93,7 +95,7 @@ export interface FakeUpload {
   retentionPeriod: string | null;
 }
 
-type Scripted = { status: number; body: unknown; headers?: Record<string, string> } | 'echo-secret';
+type Scripted = { status: number; body: unknown; headers?: Record<string, string>; path?: string } | 'echo-secret';
 
 /** Template ids of the default templates. */
 export const FAKE_TEMPLATES = {
@@ -360,19 +362,20 @@ export async function startFakeNotify(options: FakeNotifyOptions = {}) {
       }
       const path = (req.url ?? '/').split('?')[0]!;
       const auth = authenticate(req.headers.authorization);
-      const recorded: FakeNotifyRequest = { method: req.method ?? '', path, headers: req.headers, body, json, auth: null, status: 0 };
+      const recorded: FakeNotifyRequest = { method: req.method ?? '', path, headers: req.headers, body, json, auth: null, status: 0, at: new Date() };
       requests.push(recorded);
       let reply: { status: number; body: unknown; headers?: Record<string, string> };
       if ('status' in auth) reply = auth;
       else {
         recorded.auth = { iss: auth.claims.iss, iat: auth.claims.iat, key: auth.key.name, header: auth.header };
-        const next = script.shift();
+        const at = script.findIndex((s) => s === 'echo-secret' || s.path === undefined || s.path === path);
+        const next = at < 0 ? undefined : script.splice(at, 1)[0];
         if (next === 'echo-secret') {
           // A misbehaving proxy quoting the credentials back: the backend must redact every form of them.
           const secret = auth.key.secret;
           const quoted = `${secret} ${Buffer.from(secret).toString('base64')} ${Buffer.from(secret).toString('hex')} ${encodeURIComponent(secret)}`;
           reply = notifyError(403, 'AuthError', `Invalid token: key ${quoted} (${req.headers.authorization})`);
-        } else reply = next ?? answer(recorded.method, path, json, auth.key);
+        } else reply = next ? { status: next.status, body: next.body, ...(next.headers ? { headers: next.headers } : {}) } : answer(recorded.method, path, json, auth.key);
       }
       recorded.status = reply.status;
       res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
@@ -406,9 +409,12 @@ export async function startFakeNotify(options: FakeNotifyOptions = {}) {
       if (!r) throw new Error('the fake Notify received no request');
       return r;
     },
-    /** Answer the next authenticated request with this status and body instead (Notify's error body: {@link notifyError}). */
-    answerNext: (status: number, body: unknown, headers?: Record<string, string>) => {
-      script.push({ status, body, ...(headers ? { headers } : {}) });
+    /**
+     * Answer the next authenticated request (to `path`, when given) with this status and body instead (Notify's error
+     * body: {@link notifyError}).
+     */
+    answerNext: (status: number, body: unknown, headers?: Record<string, string>, path?: string) => {
+      script.push({ status, body, ...(headers ? { headers } : {}), ...(path ? { path } : {}) });
     },
     /** Answer the next authenticated request with an error quoting the key's secret in several encodings. */
     echoSecretNext: () => {
