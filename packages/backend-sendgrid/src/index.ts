@@ -1,0 +1,1 @@
+export { type SendgridOptions, sendgrid, type WebhookCredentials } from './sendgrid';

@@ -1,0 +1,3 @@
+import { heraldProject } from '../../vitest.shared.ts';
+
+export default heraldProject('backend-sendgrid');
