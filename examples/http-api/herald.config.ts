@@ -1,7 +1,7 @@
 /**
- * The Herald of this example, as `herald serve` loads it: the default export is the createHerald options, the
- * named `server` export the HTTP API's options. Paths and ports come from the environment so the test can point
- * them at a temporary database and a loopback SMTP server.
+ * The Herald of this example, as `herald serve` and `herald keys` load it: the default export is the createHerald
+ * options, the named `server` export the HTTP API's options. Paths and ports come from the environment so the test
+ * can point them at a temporary database and a loopback SMTP server.
  */
 import { smtp } from '@herald/backend-smtp';
 import { defineNotification, type HeraldOptions } from '@herald/core';

@@ -1,8 +1,9 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
@@ -10,7 +11,18 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const cwd = fileURLToPath(new URL('..', import.meta.url));
-const tsx = join(cwd, '../../node_modules/.bin/tsx');
+// The real `herald` binary from its sources (what `pnpm exec herald` runs once built), loading this folder's
+// herald.config.ts; the `@herald/source` condition resolves the workspace packages to their sources.
+const herald = [
+  '--conditions=@herald/source',
+  '--import',
+  pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href,
+  fileURLToPath(new URL('../../../packages/cli/src/bin.ts', import.meta.url)),
+];
+const createKey = async () => {
+  const { stdout } = await run(process.execPath, [...herald, 'keys', 'create', '--scope', 'send,read', '--name', 'example client', '--json'], { cwd, env });
+  return (JSON.parse(stdout) as { key: string }).key;
+};
 
 const caught: { to: string; subject: string }[] = [];
 const catcher = new SMTPServer({
@@ -35,8 +47,8 @@ let url = '';
 beforeAll(async () => {
   await new Promise<void>((resolve) => catcher.listen(0, '127.0.0.1', resolve));
   dir = mkdtempSync(join(tmpdir(), 'herald-http-api-'));
-  env = { ...process.env, HERALD_DB: join(dir, 'herald.db'), SMTP_PORT: String((catcher.server.address() as { port: number }).port), PORT: '0' };
-  const child = spawn(tsx, ['--conditions=@herald/source', 'src/serve.ts'], { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  env = { ...process.env, NO_COLOR: '1', HERALD_DB: join(dir, 'herald.db'), SMTP_PORT: String((catcher.server.address() as { port: number }).port) };
+  const child = spawn(process.execPath, [...herald, 'serve', '--port', '0', '--worker'], { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] });
   server = child;
   // The first line the server prints is the URL it listens on.
   url = await new Promise<string>((resolve, reject) => {
@@ -59,10 +71,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-it('a Python client enqueues through the API, reads the delivery back, and speaks postmaster JSON-RPC', async () => {
+it('herald serve: a Python client enqueues through the API, reads the delivery back, and speaks postmaster JSON-RPC', async () => {
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  const { stdout: key } = await run(tsx, ['--conditions=@herald/source', 'src/create-key.ts', 'send,read'], { cwd, env });
-  const { stdout } = await run('python3', ['client.py'], { cwd, env: { ...env, HERALD_URL: url, HERALD_KEY: key.trim() }, timeout: 60_000 });
+  const key = await createKey();
+  const { stdout } = await run('python3', ['client.py'], { cwd, env: { ...env, HERALD_URL: url, HERALD_KEY: key }, timeout: 60_000 });
   expect(stdout).toContain('notifications: order-shipped, postmaster.email');
   expect(stdout).toMatch(/enqueued d_\S+ to ada@shop\.dev \(queued\)/);
   expect(stdout).toContain('refused: 422 validation_error field=data.orderId');
@@ -75,8 +87,7 @@ it('a Python client enqueues through the API, reads the delivery back, and speak
 });
 
 it('a shell client enqueues with curl', async () => {
-  const { stdout: key } = await run(tsx, ['--conditions=@herald/source', 'src/create-key.ts', 'send,read'], { cwd, env });
-  const { stdout } = await run('sh', ['client.sh'], { cwd, env: { ...env, HERALD_URL: url, HERALD_KEY: key.trim() } });
+  const { stdout } = await run('sh', ['client.sh'], { cwd, env: { ...env, HERALD_URL: url, HERALD_KEY: await createKey() } });
   const [created, list] = stdout.trim().split('\n').map((line) => JSON.parse(line));
   expect(created.deliveries[0]).toMatchObject({ address: 'alan@shop.dev', status: 'queued' });
   expect(list.items.map((d: { id: string }) => d.id)).toEqual([created.deliveries[0].id]);

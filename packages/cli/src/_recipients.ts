@@ -131,15 +131,22 @@ async function* csvLines(source: NodeJS.ReadableStream, progress: { bytes: numbe
   );
   let columns: string[] | null = null;
   let lastEnd = 0;
+  // csv-parse reads a whole chunk (many records) before the first is consumed here, so errors are matched to
+  // records by line: those detected before a record's first line belong before it.
   const flush = function* (nextStart: number): Generator<BadLine> {
-    for (const [i, s] of skipped.entries()) {
+    const due = skipped.filter((s) => s.at < nextStart);
+    for (const [i, s] of due.entries()) {
       const start = lastEnd + 1;
-      const end = i === skipped.length - 1 ? Math.max(s.at, nextStart - 1) : s.at;
+      const end = Math.max(start, i === due.length - 1 ? Math.max(s.at, nextStart - 1) : s.at);
       lastEnd = end;
       yield { line: start, ...(end > start ? { endLine: end } : {}), error: csvProblem(s.code, columns?.length ?? 0) };
     }
-    skipped.length = 0;
+    skipped.splice(0, due.length);
   };
+  let lastByte = -1;
+  source.on('data', (chunk: Buffer | string) => {
+    if (chunk.length) lastByte = typeof chunk === 'string' ? chunk.charCodeAt(chunk.length - 1) : chunk[chunk.length - 1]!;
+  });
   for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number; bytes: number }; raw: string }>) {
     progress.bytes = item.info.bytes;
     const end = item.info.lines;
@@ -153,7 +160,9 @@ async function* csvLines(source: NodeJS.ReadableStream, progress: { bytes: numbe
     const recipient = csvRecipient(columns, item.record);
     yield typeof recipient === 'string' ? { line: start, error: recipient } : { line: start, recipient };
   }
-  yield* flush(Number.POSITIVE_INFINITY);
+  // The last line of the file: csv-parse counts the empty "line" after a final newline too.
+  const lastLine = (parser as unknown as { info: { lines: number } }).info.lines - (lastByte === 0x0a ? 1 : 0);
+  yield* flush(lastLine + 1);
   if (!columns) throw new ValidationError('--recipients: the file is empty (a CSV needs a header row: id,name,email,…)', [{ path: 'recipients', message: 'empty' }]);
 }
 
