@@ -15,7 +15,16 @@ const digest = (value: string) => createHash('sha256').update(value, 'utf8').dig
 
 /**
  * Check a Notify callback's `Authorization: Bearer <token>` against the configured token in constant time (both are
- * hashed first, so neither their contents nor their lengths show in the timing). Missing → 401, wrong → 403.
+ * hashed first, so neither their contents nor their lengths show in the timing). Missing → 401, wrong → 403. The
+ * backends' tracking webhook runs it; it is exported for endpoints of your own.
+ *
+ * @example
+ * ```ts
+ * import { verifyNotifyCallback } from '@herald/backend-govuk-notify';
+ * const body = new TextEncoder().encode('{}');
+ * const request = { method: 'POST', url: new URL('https://app.example.org/notify'), headers: new Headers({ authorization: 'Bearer my-callback-token' }), body, text: '{}' };
+ * verifyNotifyCallback(request, 'my-callback-token', 'govuk-notify-email'); // { ok: true }
+ * ```
  */
 export function verifyNotifyCallback(request: WebhookRequest, token: string | undefined, backend: string): WebhookVerification {
   if (!token) return { ok: false, status: 401, reason: `callbackToken is not configured on backend "${backend}"; Notify's callbacks are refused` };
@@ -30,6 +39,15 @@ const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !==
 /**
  * A delivery receipt (`{ id, reference, to, status, created_at, completed_at, sent_at, notification_type, … }`) or a
  * complaint callback (`{ notification_id, complaint_id, reference, to, complaint_date }`) as a tracking event.
+ * Throws `ValidationError` for a body that is neither, `ConfigError` for a received-text-message callback.
+ *
+ * @example
+ * ```ts
+ * import { parseNotifyCallback } from '@herald/backend-govuk-notify';
+ * const text = JSON.stringify({ id: '740e5834-3a29-46b4-9a6f-16142fde533a', reference: 'dlv_1', to: 'amala@example.com', status: 'delivered' });
+ * const request = { method: 'POST', url: new URL('https://app.example.org/notify'), headers: new Headers({ 'content-type': 'application/json' }), body: new TextEncoder().encode(text), text };
+ * parseNotifyCallback(request, 'govuk-notify-email')[0]?.eventType; // 'delivered'
+ * ```
  */
 export function parseNotifyCallback(request: WebhookRequest, backend: string): TrackingEvent[] {
   const body = webhookJson(request, backend);

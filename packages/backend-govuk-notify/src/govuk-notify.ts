@@ -96,7 +96,17 @@ const duration = z.union([
   z.string().regex(/^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/, 'must be a duration such as 500 (ms), "30s", "5m" or "1h"'),
 ]) as unknown as z.ZodType<Duration, Duration>;
 
-/** The parts of an API key Notify's clients use: the service id (the JWT's `iss`) and the secret that signs it. */
+/**
+ * The parts of an API key Notify's clients use: the service id (the JWT's `iss`) and the secret that signs it; null
+ * for a value of another shape.
+ *
+ * @example
+ * ```ts
+ * import { apiKeyParts } from '@herald/backend-govuk-notify';
+ * apiKeyParts('my_key-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0');
+ * // { serviceId: '26785a09-ab16-4eb0-8407-a37497a57506', secret: '3d844edf-8d35-48ac-975b-e847b4f122b0' }
+ * ```
+ */
 export function apiKeyParts(apiKey: string): { serviceId: string; secret: string } | null {
   const m = API_KEY.exec(apiKey);
   return m ? { serviceId: m[1]!, secret: m[2]! } : null;

@@ -12,7 +12,7 @@ const NOTIFY_STATUSES: Record<string, { eventType: TrackingEventType; rejectReas
   'technical-failure': { eventType: 'failed', rejectReason: 'other', description: 'a technical problem between Notify and its provider; the message was not sent and Notify does not retry' },
 };
 
-/** Notify statuses no later status follows. `sent` (international SMS) is final at Notify although Herald keeps it `sent`. */
+/** Notify statuses no later status follows (polling skips them). `sent` (international SMS) is final at Notify although Herald keeps it `sent`. */
 export const FINAL_NOTIFY_STATUSES: ReadonlySet<string> = new Set(['sent', 'delivered', 'permanent-failure', 'temporary-failure', 'technical-failure']);
 
 const str = (v: JsonValue | undefined): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
@@ -28,6 +28,13 @@ function dateOf(v: JsonValue | undefined): Date | null {
  * A Notify notification (a delivery receipt, or `getNotificationById`'s answer) as a tracking event. The event id is
  * `<notification id>:<status>`, the same from both sources, so a status reported by a callback and by polling is
  * recorded once. `reference` is Herald's delivery id (the backend sends it), which is how the store finds the delivery.
+ *
+ * @example
+ * ```ts
+ * import { notifyEvent } from '@herald/backend-govuk-notify';
+ * const event = notifyEvent({ id: '740e5834-3a29-46b4-9a6f-16142fde533a', reference: 'dlv_1', status: 'permanent-failure' }, 'amala@example.com');
+ * // { eventType: 'bounced', rejectReason: 'bounced', providerStatus: 'permanent-failure', deliveryId: 'dlv_1', … }
+ * ```
  */
 export function notifyEvent(notification: JsonObject, recipient: string | null): TrackingEvent {
   const id = str(notification.id) ?? '';
