@@ -32,6 +32,8 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Run the built dist/bin.js with plain Node instead of the sources. */
   dist?: boolean;
+  /** Working directory, relative to the project folder. */
+  cwd?: string;
 }
 
 export interface Running {
@@ -52,6 +54,8 @@ export interface Project {
   write(name: string, content: string): string;
   run(args: readonly string[], options?: RunOptions): Promise<RunResult>;
   start(args: readonly string[], options?: RunOptions): Running;
+  /** Kill whatever a failed test left running (a worker it never stopped). */
+  killAll(): void;
   cleanup(): Promise<void>;
 }
 
@@ -61,7 +65,7 @@ function spawnCli(dir: string, args: readonly string[], options: RunOptions): Ch
   const node = options.dist ? [DIST_BIN] : ['--conditions=@herald/source', '--import', TSX, BIN];
   const env = { ...BASE_ENV, ...options.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  return spawn(process.execPath, [...node, ...args], { cwd: dir, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [...node, ...args], { cwd: options.cwd ? join(dir, options.cwd) : dir, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /** The store line of a generated config. */
@@ -224,6 +228,10 @@ export async function createProject(options: ProjectOptions): Promise<Project> {
           });
         },
       };
+    },
+    killAll() {
+      for (const child of children) child.kill('SIGKILL');
+      children.clear();
     },
     async cleanup() {
       for (const child of children) child.kill('SIGKILL');

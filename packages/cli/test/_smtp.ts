@@ -13,6 +13,8 @@ export interface LoopbackSmtp {
   delayMs: number;
   /** Refuse every message to this address with a permanent 550. */
   refuse(address: string): void;
+  /** Answer every message to this address with a temporary 451 (try again later). */
+  defer(address: string): void;
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
   close(): Promise<void>;
 }
@@ -21,6 +23,7 @@ export interface LoopbackSmtp {
 export async function startSmtp(): Promise<LoopbackSmtp> {
   const messages: ReceivedMail[] = [];
   const refused = new Set<string>();
+  const deferred = new Set<string>();
   const state = { delayMs: 0 };
   const server = new SMTPServer({
     authOptional: true,
@@ -29,7 +32,9 @@ export async function startSmtp(): Promise<LoopbackSmtp> {
     closeTimeout: 100,
     logger: false,
     onRcptTo(address, _session, callback) {
-      if (refused.has(address.address.toLowerCase())) callback(Object.assign(new Error('5.1.1 no such user'), { responseCode: 550 }));
+      const to = address.address.toLowerCase();
+      if (refused.has(to)) callback(Object.assign(new Error('5.1.1 no such user'), { responseCode: 550 }));
+      else if (deferred.has(to)) callback(Object.assign(new Error('4.2.1 mailbox busy, try later'), { responseCode: 451 }));
       else callback();
     },
     onData(stream, session, callback) {
@@ -56,6 +61,7 @@ export async function startSmtp(): Promise<LoopbackSmtp> {
       state.delayMs = ms;
     },
     refuse: (address) => refused.add(address.toLowerCase()),
+    defer: (address) => deferred.add(address.toLowerCase()),
     async waitFor(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (messages.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

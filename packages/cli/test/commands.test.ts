@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createProject, type Project, type StoreKind } from './_project';
 import { type LoopbackSmtp, startSmtp } from './_smtp';
 
@@ -35,6 +35,7 @@ describe.each(STORES)('herald commands against %s', (store) => {
     smtp = await startSmtp();
     project = await createProject({ store, smtpPort: smtp.port });
   });
+  afterEach(() => project.killAll());
   afterAll(async () => {
     await project?.cleanup();
     await smtp?.close();
