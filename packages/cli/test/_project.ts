@@ -61,8 +61,17 @@ export interface Project {
 
 const BASE_ENV = { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, HERALD_CONFIG: undefined } as Record<string, string | undefined>;
 
+function nodeArgs(args: readonly string[], options: RunOptions): string[] {
+  return [...(options.dist ? [DIST_BIN] : ['--conditions=@herald/source', '--import', TSX, BIN]), ...args];
+}
+
+/** The command line running `herald <args>`, quoted for a POSIX shell (for `script`, which needs one string). */
+export function shellCommand(args: readonly string[], options: RunOptions = {}): string {
+  return [process.execPath, ...nodeArgs(args, options)].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+}
+
 function spawnCli(dir: string, args: readonly string[], options: RunOptions): ChildProcess {
-  const node = options.dist ? [DIST_BIN] : ['--conditions=@herald/source', '--import', TSX, BIN];
+  const node = nodeArgs([], options);
   const env = { ...BASE_ENV, ...options.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   return spawn(process.execPath, [...node, ...args], { cwd: options.cwd ? join(dir, options.cwd) : dir, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProject, type Project, type StoreKind } from './_project';
+import { spawnSync } from 'node:child_process';
+import { createProject, type Project, shellCommand, type StoreKind } from './_project';
 import { type LoopbackSmtp, startSmtp } from './_smtp';
 
 interface Summary {
@@ -12,6 +13,8 @@ interface Summary {
 }
 
 const STORES: StoreKind[] = ['sqlite', 'postgres'];
+/** util-linux `script` runs a command on a pseudo-terminal: the one way to see what a person at a terminal sees. */
+const hasScript = spawnSync('script', ['--version']).status === 0;
 
 // Line 1 is the header; lines 4, 5–6, 8, 9, 10 and 11 are bad, each for another reason (5–6 is one record whose
 // quoted name spans two lines: a name with a line break in it).
@@ -138,5 +141,18 @@ describe.each(STORES)('herald send --recipients against %s', (store) => {
     const result = await project.run(['send', 'receipt', '--data', '{"orderId":"S","total":2}', '--recipients', '-', '--format', 'csv', '--json'], { input: 'id,email\ns1,s1@acme.io\n' });
     expect(result.code).toBe(0);
     expect(result.json()).toMatchObject({ created: 1 });
+  });
+
+  it.skipIf(!hasScript)('on a terminal: a progress bar with share, rate and ETA on stderr, then the summary', async () => {
+    const lines = ['id,email', ...Array.from({ length: 3000 }, (_, i) => `t${i},t${i}@acme.io`)];
+    project.write('big.csv', `${lines.join('\n')}\n`);
+    const command = shellCommand(['send', 'receipt', '--data', '{"orderId":"T","total":1}', '--recipients', 'big.csv', '--chunk-size', '100']);
+    const tty = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: project.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', TERM: 'xterm' } });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/\rsending █*░* +\d+% {2}[\d,]+ recipients {2}[\d,]+\/s {2}ETA \d\d:\d\d/);
+    expect(tty.stdout).toContain('created 3000 deliveries in 30 batches');
+    // NO_COLOR holds on a terminal too.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ANSI sequences are what is checked
+    expect(tty.stdout).not.toMatch(/\u001b\[3\dm/);
   });
 });
