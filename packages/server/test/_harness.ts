@@ -58,7 +58,9 @@ export const STORES: Record<'memory' | 'sqlite' | 'postgres', StoreKind> = {
     async make() {
       const schema = `herald_server_${randomBytes(6).toString('hex')}`;
       return {
-        store: postgresStore({ connectionString: PG_URL, schema }),
+        // The cast goes once store-postgres implements the whole contract (keys, cancel, keyset paging: in progress);
+        // until then `supports()` keeps it out of the suites.
+        store: postgresStore({ connectionString: PG_URL, schema }) as unknown as Store,
         async cleanup() {
           const client = new pg.Client({ connectionString: PG_URL });
           await client.connect();
