@@ -1,4 +1,5 @@
 import type {
+  ApiKeyRecord,
   Attempt,
   Delivery,
   DeliveryStatus,
@@ -77,6 +78,16 @@ export interface EventRow {
   received_at: number;
 }
 
+export interface KeyRow {
+  id: string;
+  name: string | null;
+  hash: string;
+  scopes: string;
+  created_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
 export function ms(date: Date | null | undefined): number | null {
   return date ? date.getTime() : null;
 }
@@ -151,6 +162,18 @@ export function toAttempt(row: AttemptRow): Attempt {
     response: parse<JsonValue>(row.response),
     error: row.error,
     workerId: row.worker_id,
+  };
+}
+
+export function toKey(row: KeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    hash: row.hash,
+    scopes: JSON.parse(row.scopes) as string[],
+    createdAt: new Date(row.created_at),
+    revokedAt: date(row.revoked_at),
+    lastUsedAt: date(row.last_used_at),
   };
 }
 

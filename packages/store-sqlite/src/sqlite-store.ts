@@ -7,12 +7,12 @@ import {
   canAdvance,
   type Delivery,
   type DeliveryCounts,
-  type DeliveryFilter,
   type DeliveryStatus,
   type EnqueueOptions,
   type EnqueueResult,
   type InboundEvent,
   type NewDelivery,
+  type Protocol,
   type RecordEventResult,
   type Store,
   type Suppression,
@@ -22,18 +22,20 @@ import {
 import Database from 'better-sqlite3';
 import { type Checkpointer, startCheckpointer } from './_checkpointer';
 import { rejectUnknownKeys } from './_options';
-import { type DeliveryRow, json, ms, parse, toAttempt, toDelivery, toDeliveryFromValues, toEvent } from './_rows';
-import { LATEST_VERSION, migrateDatabase, schemaVersion } from './_schema';
+import { type DeliveryRow, json, ms, parse, toAttempt, toDelivery, toDeliveryFromValues, toEvent, toKey } from './_rows';
+import { LATEST_VERSION, migrateDatabase, migrationState, schemaVersion } from './_schema';
 import {
   ATTEMPT_INSERT_COLUMNS,
   ATTEMPT_WIDTH,
   DELIVERY_INSERT_COLUMNS,
   DELIVERY_INSERT_WIDTH,
+  countSql,
   INSERT_CHUNK,
+  listSql,
   type Params,
   prepareAll,
-  SELECT_DELIVERY,
   type Statements,
+  suppressionsSql,
 } from './_sql';
 
 /**
@@ -87,6 +89,9 @@ export interface SqliteStoreOptions {
    */
   name?: string;
 }
+
+/** A key's `lastUsedAt` is rewritten at most this often (the contract allows skipping writes). */
+const TOUCH_EVERY_MS = 60_000;
 
 const OPTION_KEYS: readonly (keyof SqliteStoreOptions)[] = ['path', 'database', 'busyTimeoutMs', 'synchronous', 'checkpoint', 'name'];
 const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
@@ -158,39 +163,6 @@ function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
   } catch (error) {
     throw new ConfigError(`sqliteStore cannot open ${path}: ${error instanceof Error ? error.message : String(error)}`, { field: 'path', cause: error });
   }
-}
-
-function filterSql(filter: DeliveryFilter): { where: string; params: Params } {
-  const terms: string[] = [];
-  const params: Params = [];
-  if (filter.status !== undefined) {
-    if (typeof filter.status === 'string') {
-      terms.push('status = ?');
-      params.push(filter.status);
-    } else {
-      terms.push('status IN (SELECT value FROM json_each(?))');
-      params.push(JSON.stringify(filter.status));
-    }
-  }
-  const equal: [keyof DeliveryFilter, string][] = [
-    ['notification', 'notification'],
-    ['backend', 'backend'],
-    ['recipientId', 'recipient_id'],
-    ['address', 'address'],
-    ['batchId', 'batch_id'],
-  ];
-  for (const [key, column] of equal) {
-    const value = filter[key];
-    if (typeof value === 'string') {
-      terms.push(`${column} = ?`);
-      params.push(value);
-    }
-  }
-  if (filter.before !== undefined) {
-    terms.push('created_at < ?');
-    params.push(filter.before.getTime());
-  }
-  return { where: terms.length ? `WHERE ${terms.join(' AND ')}` : '', params };
 }
 
 function deliveryValues(row: NewDelivery, status: string, skipReason: string | null, createdAt: number, nextAttemptAt: number | null): Params {
@@ -318,6 +290,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   const listCache = new Map<string, Database.Statement<Params, DeliveryRow>>();
   const countCache = new Map<string, Database.Statement<Params, { status: string; n: number }>>();
+  const suppressionsCache = new Map<string, Database.Statement<Params, { protocol: string; address: string; reason: string; created_at: number }>>();
   function cached<R>(cache: Map<string, Database.Statement<Params, R>>, sql: string): Database.Statement<Params, R> {
     let statement = cache.get(sql);
     if (!statement) {
@@ -447,19 +420,20 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     if (limit === 0 || opts.backends?.length === 0) return [];
     const due = opts.backends ? s.selectDueForBackends.all(now, JSON.stringify(opts.backends), limit) : s.selectDue.all(now, limit);
     if (due.length === 0) return [];
+    const rowids: number[] = [];
     const ids: string[] = [];
     const expired: string[] = [];
-    for (const [id, status] of due) {
+    for (const [rowid, id, status] of due) {
+      rowids.push(rowid);
       ids.push(id);
       if (status === 'sending') expired.push(id);
     }
     // A `sending` row is due only once its lease expired: its worker died or lost the store mid-attempt.
     if (expired.length > 0) s.logAbandoned.run(JSON.stringify(expired));
     const leaseUntil = now + opts.leaseMs;
-    const list = JSON.stringify(ids);
-    const rows = s.lease.all(opts.owner, leaseUntil, leaseUntil, now, now, list);
+    const rows = s.lease.all(opts.owner, leaseUntil, leaseUntil, now, now, JSON.stringify(rowids));
     const byId = new Map(rows.map((values) => [values[0] as string, values]));
-    const messages = new Map(s.messages.all(list));
+    const messages = new Map(s.messages.all(JSON.stringify(ids)));
     return ids.map((id) => toDeliveryFromValues(byId.get(id)!, messages.get(id) ?? null));
   });
 
@@ -511,6 +485,14 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     let released = 0;
     for (const id of ids) released += s.release.run(now, now, id, owner).changes;
     return released;
+  });
+
+  /** One conditional UPDATE, and the row as it is afterwards, read in the same transaction. */
+  const cancelTx = db.transaction((id: string, now: number, reason: string): Delivery | null => {
+    const s = ready();
+    s.cancel.get(reason, now, id);
+    const row = s.get.get(id);
+    return row ? toDelivery(row) : null;
   });
 
   const reserveRateTx = db.transaction((key: string, perSecond: number, now: number): number => {
@@ -569,7 +551,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   const pruneTx = db.transaction((olderThan: number, batchSize: number): number => {
     const s = ready();
-    const ids = s.pruneSelect.all(olderThan, batchSize).map((r) => r.id);
+    const ids = s.pruneSelect.all(olderThan, olderThan, batchSize).map((r) => r.id);
     if (ids.length === 0) return 0;
     const list = JSON.stringify(ids);
     s.pruneAttempts.run(list);
@@ -608,6 +590,10 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       ownTransaction();
       migrateDatabase(db);
       statements ??= prepareAll(db);
+    },
+
+    async migrations() {
+      return migrationState(db);
     },
 
     async prune(opts) {
@@ -697,6 +683,11 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       return current ? toDelivery(current) : null;
     },
 
+    async cancel(id, opts) {
+      ownTransaction();
+      return cancelTx.immediate(id, opts.now.getTime(), opts.reason);
+    },
+
     async nextDueAt() {
       const t = ready().nextDueAt.get()?.t ?? null;
       return t === null ? null : new Date(t);
@@ -724,19 +715,16 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
 
     async list(filter = {}) {
       ready();
-      const { where, params } = filterSql(filter);
-      const limit = filter.limit === undefined ? '' : ' LIMIT ?';
-      if (filter.limit !== undefined) params.push(Math.max(0, Math.floor(filter.limit)));
-      const statement = cached(listCache, `${SELECT_DELIVERY} ${where} ORDER BY d.created_at DESC, d.id DESC${limit}`);
-      return statement.all(...params).map(toDelivery);
+      const query = listSql(filter);
+      if (!query) return [];
+      return cached(listCache, query.sql).all(...query.params).map(toDelivery);
     },
 
     async count(filter = {}) {
       ready();
-      const { where, params } = filterSql(filter);
-      const statement = cached(countCache, `SELECT status, COUNT(*) AS n FROM herald_deliveries ${where} GROUP BY status`);
+      const { sql, params } = countSql(filter);
       const counts: DeliveryCounts = {};
-      for (const row of statement.all(...params)) counts[row.status] = row.n;
+      for (const row of cached(countCache, sql).all(...params)) counts[row.status] = row.n;
       return counts;
     },
 
@@ -805,6 +793,14 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       return ready().unsuppress.run(protocol, address).changes > 0;
     },
 
+    async listSuppressions(filter = {}) {
+      ready();
+      const { sql, params } = suppressionsSql(filter);
+      return cached(suppressionsCache, sql)
+        .all(...params)
+        .map((row) => ({ protocol: row.protocol as Protocol, address: row.address, reason: row.reason, createdAt: new Date(row.created_at) }));
+    },
+
     async suppressed(protocol, addresses) {
       const result = new Map<string, Suppression>();
       if (addresses.length === 0) return result;
@@ -812,6 +808,46 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
         result.set(row.address, { protocol, address: row.address, reason: row.reason, createdAt: new Date(row.created_at) });
       }
       return result;
+    },
+
+    // ── keys (the HTTP API's: hashes only, never a key itself) ──
+
+    async saveKey(record) {
+      ownTransaction();
+      const s = ready();
+      try {
+        s.insertKey.run(record.id, record.name, record.hash, JSON.stringify(record.scopes), record.createdAt.getTime(), ms(record.revokedAt), ms(record.lastUsedAt));
+      } catch (error) {
+        if (error instanceof Database.SqliteError && error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new ConfigError(`an API key with id "${record.id}" exists already; a key is never overwritten, create it with a new id`, { field: 'id', cause: error });
+        }
+        throw error;
+      }
+    },
+
+    async findKey(id) {
+      const row = ready().findKey.get(id);
+      return row ? toKey(row) : null;
+    },
+
+    async listKeys() {
+      return ready().listKeys.all().map(toKey);
+    },
+
+    async revokeKey(id, now) {
+      ownTransaction();
+      return ready().revokeKey.run(now.getTime(), id).changes === 1;
+    },
+
+    async touchKey(id, now) {
+      const s = ready();
+      const t = now.getTime();
+      // Every API request touches its key: reading first costs no write lock, so a key used within the last minute
+      // (or a missing one) never makes a request wait for the worker's transactions.
+      const key = s.keyLastUsed.get(id);
+      if (!key || (key.last_used_at !== null && t - key.last_used_at < TOUCH_EVERY_MS)) return;
+      ownTransaction();
+      s.touchKey.run(t, id);
     },
   };
 }
