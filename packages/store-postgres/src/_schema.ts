@@ -153,7 +153,40 @@ UPDATE {s}.deliveries SET claimed_at = updated_at WHERE status = 'sending';
 CREATE INDEX events_unmatched ON {s}.events (received_at) WHERE delivery_id IS NULL;
 ${CLAIM_FUNCTION_V3}`,
   },
+  {
+    version: 4,
+    name: 'cancel-paging-keys-polling',
+    // The operating surface: keyset pages and time ranges served by indexes (no scan of a million rows per page),
+    // dedupe-key lookups (postmaster's GetLastEmail), the suppression list by time, the HTTP API's keys, status
+    // polling (the provider's verbatim status, when a delivery was last polled, and the polls' partial index).
+    sql: `
+ALTER TABLE {s}.deliveries ADD COLUMN provider_status text;
+ALTER TABLE {s}.deliveries ADD COLUMN last_polled_at timestamptz;
+CREATE INDEX deliveries_status_created ON {s}.deliveries (status, created_at DESC, id DESC);
+CREATE INDEX deliveries_notification_created ON {s}.deliveries (notification, created_at DESC, id DESC);
+CREATE INDEX deliveries_backend_created ON {s}.deliveries (backend, created_at DESC, id DESC);
+CREATE INDEX deliveries_address_created ON {s}.deliveries (address, created_at DESC, id DESC);
+CREATE INDEX deliveries_polls ON {s}.deliveries (backend, last_polled_at NULLS FIRST, sent_at) WHERE status IN ('sent', 'deferred');
+CREATE INDEX suppressions_created ON {s}.suppressions (created_at DESC, address DESC);
+CREATE TABLE {s}.api_keys (
+  id text PRIMARY KEY,
+  name text,
+  hash text NOT NULL,
+  scopes text[] NOT NULL,
+  created_at timestamptz NOT NULL,
+  revoked_at timestamptz,
+  last_used_at timestamptz
+);`,
+  },
 ];
+
+/** What `migrations()` says about each version. */
+export const DESCRIPTIONS: Record<number, string> = {
+  1: 'deliveries, attempts, events, inbound events, opt-outs, suppressions and rate limits',
+  2: 'the claim function and the rendered message kept apart',
+  3: 'the backend of each attempt, claim times (abandoned attempts) and retention of unmatched events',
+  4: 'cancellation, keyset paging indexes, API keys and status polling',
+};
 
 /** The number of migrations this package applies (the schema version it needs). */
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -12,7 +12,9 @@ export const DELIVERY = `id, batch_id AS "batchId", notification, category, reci
   status, skip_reason AS "skipReason", dedupe_key AS "dedupeKey", attempts, max_attempts AS "maxAttempts",
   provider_message_id AS "providerMessageId", last_error AS "lastError", message, created_at AS "createdAt",
   updated_at AS "updatedAt", next_attempt_at AS "nextAttemptAt", expires_at AS "expiresAt", lease_owner AS "leaseOwner",
-  lease_until AS "leaseUntil", sent_at AS "sentAt"`;
+  lease_until AS "leaseUntil", sent_at AS "sentAt", provider_status AS "providerStatus"`;
+
+const API_KEY = `id, name, hash, scopes, created_at AS "createdAt", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`;
 
 /** An attempt-log row as the contract's `Attempt`. */
 const ATTEMPT = `delivery_id AS "deliveryId", attempt, started_at AS "startedAt", duration_ms AS "durationMs", outcome, backend,
@@ -135,6 +137,14 @@ export function statements(s: string) {
     // ── delivery log ──
 
     get: `SELECT ${DELIVERY} FROM ${s}.deliveries WHERE id = $1`,
+    cancel: `UPDATE ${s}.deliveries SET status = 'cancelled', last_error = $3, next_attempt_at = NULL, updated_at = $2
+      WHERE id = $1 AND status IN ('queued', 'retrying') RETURNING ${DELIVERY}`,
+    /** Deliveries due for a status poll, marked polled in the same statement (no double polling across workers). */
+    claimPolls: `WITH picked AS (
+        SELECT id AS picked_id FROM ${s}.deliveries
+        WHERE backend = $1 AND status IN ('sent', 'deferred') AND sent_at <= $2 AND (last_polled_at IS NULL OR last_polled_at <= $3)
+        ORDER BY last_polled_at NULLS FIRST, sent_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+      UPDATE ${s}.deliveries SET last_polled_at = $5 FROM picked WHERE id = picked.picked_id RETURNING ${DELIVERY}`,
     /** `list` and `count` append their WHERE (see `#where`). */
     list: `SELECT ${DELIVERY} FROM ${s}.deliveries`,
     count: `SELECT status, count(*)::int AS n FROM ${s}.deliveries`,
@@ -145,6 +155,9 @@ export function statements(s: string) {
     // ── event log ──
 
     findEvent: `SELECT delivery_id FROM ${s}.events WHERE backend = $1 AND event_id = $2`,
+    /** The delivery a provider names by Herald's id (its `reference`), locked like `lockByProviderId`. */
+    lockById: `SELECT ${DELIVERY} FROM ${s}.deliveries WHERE id = $1 AND backend = $2 FOR UPDATE`,
+    setProviderStatus: `UPDATE ${s}.deliveries SET provider_status = $2, updated_at = $3 WHERE id = $1 RETURNING ${DELIVERY}`,
     /** The delivery an event belongs to, locked so concurrent events of one delivery apply one after the other. */
     lockByProviderId: `SELECT ${DELIVERY} FROM ${s}.deliveries WHERE backend = $1 AND provider_message_id = $2
       ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE`,
@@ -168,6 +181,18 @@ export function statements(s: string) {
     unsuppress: `DELETE FROM ${s}.suppressions WHERE protocol = $1 AND address = $2 RETURNING 1`,
     suppressed: `SELECT protocol, address, reason, created_at AS "createdAt" FROM ${s}.suppressions
       WHERE protocol = $1 AND address = ANY($2::text[])`,
+    /** `listSuppressions` appends its WHERE, order and limit. */
+    listSuppressions: `SELECT protocol, address, reason, created_at AS "createdAt" FROM ${s}.suppressions`,
+
+    // ── API keys ──
+
+    saveKey: `INSERT INTO ${s}.api_keys (id, name, hash, scopes, created_at, revoked_at, last_used_at) VALUES ($1, $2, $3, $4::text[], $5, $6, $7)
+      ON CONFLICT (id) DO NOTHING RETURNING 1`,
+    findKey: `SELECT ${API_KEY} FROM ${s}.api_keys WHERE id = $1`,
+    listKeys: `SELECT ${API_KEY} FROM ${s}.api_keys ORDER BY created_at DESC, id DESC`,
+    revokeKey: `UPDATE ${s}.api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING 1`,
+    touchKey: `UPDATE ${s}.api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`,
+    appliedMigrations: `SELECT version FROM ${s}.herald_migrations ORDER BY version`,
 
     // ── lifecycle: prune (one short transaction per batch; attempts and events go by ON DELETE CASCADE) ──
 

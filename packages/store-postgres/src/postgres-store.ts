@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
+  type ApiKeyRecord,
+  type MigrationInfo,
+  type SuppressionFilter,
   type Attempt,
   type AttemptOutcome,
   type ClaimOptions,
@@ -26,7 +29,7 @@ import { describeTarget, wrapError } from './_errors';
 import { Listener } from './_listener';
 import { rejectUnknownKeys } from './_options';
 import { type EventRow, eventJson, json, toEvent } from './_rows';
-import { ident, runMigrations } from './_schema';
+import { DESCRIPTIONS, ident, MIGRATIONS, runMigrations } from './_schema';
 import { INSERT_COLUMNS, type Statements, statements } from './_sql';
 
 /**
@@ -284,6 +287,19 @@ export class PostgresStore implements Store {
    * safe; a second run is a no-op. Nothing else migrates: other methods on an unmigrated schema are a
    * `ConfigError` saying to call this.
    */
+  async migrations(): Promise<{ applied: MigrationInfo[]; pending: MigrationInfo[] }> {
+    let done: number[] = [];
+    try {
+      done = (await this.#pool.query<{ version: number }>(this.#sql.appliedMigrations)).rows.map((r) => r.version);
+    } catch (error) {
+      // No migrations table yet (42P01 undefined table, 3F000 undefined schema): nothing applied.
+      const code = (error as { code?: string }).code;
+      if (code !== '42P01' && code !== '3F000') throw this.#wrap(error);
+    }
+    const info = (version: number): MigrationInfo => ({ version, description: DESCRIPTIONS[version] ?? MIGRATIONS.find((m) => m.version === version)?.name ?? '' });
+    return { applied: done.map(info), pending: MIGRATIONS.filter((m) => !done.includes(m.version)).map((m) => info(m.version)) };
+  }
+
   async migrate(): Promise<void> {
     try {
       await runMigrations(this.#pool, this.schema);
@@ -579,7 +595,16 @@ export class PostgresStore implements Store {
     if (filter.recipientId !== undefined) add('recipient_id = ?', filter.recipientId);
     if (filter.address !== undefined) add('address = ?', filter.address);
     if (filter.batchId !== undefined) add('batch_id = ?', filter.batchId);
-    if (filter.before !== undefined) add('created_at < ?', filter.before);
+    if (filter.dedupeKey !== undefined) add('dedupe_key = ?', filter.dedupeKey);
+    if (filter.since !== undefined) add('created_at >= ?', filter.since);
+    if (filter.before !== undefined) {
+      if (filter.beforeId === undefined) add('created_at < ?', filter.before);
+      else {
+        // Keyset paging: a row-value comparison the (…, created_at DESC, id DESC) indexes serve.
+        values.push(filter.before, filter.beforeId);
+        clauses.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::text)`);
+      }
+    }
     return clauses.length ? `WHERE ${clauses.join(' AND ')}` : '';
   }
 
@@ -603,6 +628,15 @@ export class PostgresStore implements Store {
     return counts;
   }
 
+  async cancel(id: string, options: { now: Date; reason: string }): Promise<Delivery | null> {
+    const rows = await this.#query<Delivery>(this.#sql.cancel, [id, options.now, options.reason]);
+    return rows[0] ?? (await this.get(id));
+  }
+
+  async claimPolls(options: { backend: string; sentBefore: Date; polledBefore: Date; limit: number; now: Date }): Promise<Delivery[]> {
+    return this.#query<Delivery>(this.#sql.claimPolls, [options.backend, options.sentBefore, options.polledBefore, Math.max(0, Math.floor(options.limit)), options.now]);
+  }
+
   async attempts(deliveryId: string): Promise<Attempt[]> {
     return this.#query<Attempt>(this.#sql.attempts, [deliveryId]);
   }
@@ -623,7 +657,8 @@ export class PostgresStore implements Store {
         const delivery = id ? ((await client.query<Delivery>(sql.get, [id])).rows[0] ?? null) : null;
         return { inserted: false, delivery, statusChanged: false, previousStatus: delivery?.status ?? null };
       }
-      const delivery = event.messageId === null ? null : ((await client.query<Delivery>(sql.lockByProviderId, [backend, event.messageId])).rows[0] ?? null);
+      let delivery = event.deliveryId ? ((await client.query<Delivery>(sql.lockById, [event.deliveryId, backend])).rows[0] ?? null) : null;
+      if (!delivery && event.messageId !== null) delivery = (await client.query<Delivery>(sql.lockByProviderId, [backend, event.messageId])).rows[0] ?? null;
       const previousStatus = delivery?.status ?? null;
       const inserted = await client.query(sql.insertEvent, [
         backend,
@@ -635,6 +670,9 @@ export class PostgresStore implements Store {
         options.now,
       ]);
       if (inserted.rows.length === 0) return { inserted: false, delivery, statusChanged: false, previousStatus };
+      if (delivery && event.providerStatus) {
+        delivery = (await client.query<Delivery>(sql.setProviderStatus, [delivery.id, event.providerStatus, options.now])).rows[0] ?? delivery;
+      }
       if (!delivery || !options.status || !canAdvance(delivery.status, options.status)) return { inserted: true, delivery, statusChanged: false, previousStatus };
       const { rows } = await client.query<Delivery>(sql.setStatus, [delivery.id, options.status, options.now]);
       return { inserted: true, delivery: rows[0] ?? delivery, statusChanged: true, previousStatus };
@@ -687,6 +725,49 @@ export class PostgresStore implements Store {
     if (addresses.length === 0) return new Map();
     const rows = await this.#query<Suppression>(this.#sql.suppressed, [protocol, [...new Set(addresses)]]);
     return new Map(rows.map((row) => [row.address, row]));
+  }
+
+  async listSuppressions(filter: SuppressionFilter = {}): Promise<Suppression[]> {
+    const values: unknown[] = [];
+    const clauses: string[] = [];
+    if (filter.protocol !== undefined) {
+      values.push(filter.protocol);
+      clauses.push(`protocol = $${values.length}`);
+    }
+    if (filter.search !== undefined) {
+      values.push(`%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+      clauses.push(`address LIKE $${values.length}`);
+    }
+    if (filter.before !== undefined) {
+      values.push(filter.before, filter.beforeAddress ?? '');
+      clauses.push(`(created_at, address) < ($${values.length - 1}::timestamptz, $${values.length}::text)`);
+    }
+    values.push(Math.max(0, Math.floor(filter.limit ?? 100)));
+    const where = clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '';
+    return this.#query<Suppression>(`${this.#sql.listSuppressions}${where} ORDER BY created_at DESC, address DESC LIMIT $${values.length}`, values);
+  }
+
+  // ───────────────────────── API keys ─────────────────────────
+
+  async saveKey(record: ApiKeyRecord): Promise<void> {
+    const rows = await this.#query(this.#sql.saveKey, [record.id, record.name, record.hash, record.scopes, record.createdAt, record.revokedAt, record.lastUsedAt]);
+    if (rows.length === 0) throw new ConfigError(`an API key with id "${record.id}" exists already`, { field: 'id' });
+  }
+
+  async findKey(id: string): Promise<ApiKeyRecord | null> {
+    return (await this.#query<ApiKeyRecord>(this.#sql.findKey, [id]))[0] ?? null;
+  }
+
+  async listKeys(): Promise<ApiKeyRecord[]> {
+    return this.#query<ApiKeyRecord>(this.#sql.listKeys);
+  }
+
+  async revokeKey(id: string, now: Date): Promise<boolean> {
+    return (await this.#query(this.#sql.revokeKey, [id, now])).length > 0;
+  }
+
+  async touchKey(id: string, now: Date): Promise<void> {
+    await this.#query(this.#sql.touchKey, [id, now]);
   }
 }
 

@@ -6,7 +6,7 @@ import { DATABASE_URL, dropSchemas, uniqueSchema } from './_pg';
 
 // One schema for this file, emptied between tests (much faster than migrating a fresh schema per test).
 const schema = uniqueSchema();
-const TABLES = ['deliveries', 'attempts', 'events', 'inbound_events', 'opt_outs', 'suppressions', 'rate_limits'];
+const TABLES = ['deliveries', 'attempts', 'events', 'inbound_events', 'opt_outs', 'suppressions', 'rate_limits', 'api_keys'];
 
 afterAll(async () => {
   await dropSchemas([schema]);
