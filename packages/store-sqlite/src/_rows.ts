@@ -44,6 +44,8 @@ export interface DeliveryRow {
   lease_until: number | null;
   sent_at: number | null;
   claimed_at: number | null;
+  provider_status: string | null;
+  last_polled_at: number | null;
 }
 
 export interface AttemptRow {
@@ -76,6 +78,7 @@ export interface EventRow {
   click_url: string | null;
   raw: string | null;
   received_at: number;
+  provider_status: string | null;
 }
 
 export interface KeyRow {
@@ -115,7 +118,7 @@ export function toDelivery(row: DeliveryRow): Delivery {
 export const DELIVERY_COLUMNS = [
   'id', 'batch_id', 'notification', 'category', 'recipient_id', 'protocol', 'address', 'backend', 'status', 'skip_reason',
   'dedupe_key', 'dedupe_address', 'attempts', 'max_attempts', 'provider_message_id', 'last_error', 'created_at',
-  'updated_at', 'next_attempt_at', 'expires_at', 'lease_owner', 'lease_until', 'sent_at',
+  'updated_at', 'next_attempt_at', 'expires_at', 'lease_owner', 'lease_until', 'sent_at', 'provider_status',
 ] as const;
 
 /**
@@ -147,6 +150,7 @@ export function toDeliveryFromValues(v: readonly unknown[], message: string | nu
     leaseOwner: v[20] as string | null,
     leaseUntil: date(v[21] as number | null),
     sentAt: date(v[22] as number | null),
+    providerStatus: v[23] as string | null,
   };
 }
 
@@ -192,6 +196,8 @@ export function toEvent(row: EventRow): StoredTrackingEvent {
     userAgent: row.user_agent,
     clickUrl: row.click_url,
     raw: parse<JsonValue>(row.raw),
+    // Present only when the provider sent one, as the event was given.
+    ...(row.provider_status === null ? {} : { providerStatus: row.provider_status }),
     backend: row.backend,
     deliveryId: row.delivery_id,
     receivedAt: new Date(row.received_at),

@@ -184,6 +184,20 @@ export const MIGRATIONS: readonly { version: number; name: string; description: 
       );
     `,
   },
+  {
+    version: 5,
+    name: 'status polling',
+    description: "Keep the provider's own status word on deliveries and events, and when each delivery was last polled, with an index of the deliveries a poll may pick.",
+    // A poll walks one backend's sent/deferred rows least recently polled first. The partial index holds only
+    // those rows: an outcome adds the sent row's entry, and a final tracking status removes it.
+    sql: `
+      ALTER TABLE herald_deliveries ADD COLUMN provider_status TEXT;
+      ALTER TABLE herald_deliveries ADD COLUMN last_polled_at INTEGER;
+      ALTER TABLE herald_events ADD COLUMN provider_status TEXT;
+      CREATE INDEX herald_deliveries_polls ON herald_deliveries (backend, last_polled_at, sent_at)
+        WHERE status IN ('sent', 'deferred');
+    `,
+  },
 ];
 
 /** The schema version this package writes; other methods refuse a database that is not there yet. */

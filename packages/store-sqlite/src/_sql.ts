@@ -83,6 +83,12 @@ const RELEASE = `UPDATE herald_deliveries SET attempts = MAX(attempts - 1, 0),
 const REQUEUE = `UPDATE herald_deliveries SET status = 'queued', skip_reason = NULL, attempts = 0, max_attempts = ?,
   expires_at = ?, next_attempt_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
   WHERE id = ? AND status <> 'sending' RETURNING *`;
+/** Deliveries a status poll may pick, least recently polled first, as rowids (raw mode). */
+const SELECT_POLLS = `SELECT rowid FROM herald_deliveries INDEXED BY herald_deliveries_polls
+  WHERE backend = ? AND status IN ('sent', 'deferred') AND sent_at <= ? AND (last_polled_at IS NULL OR last_polled_at <= ?)
+  ORDER BY last_polled_at, sent_at LIMIT ?`;
+/** Mark them polled. Raw mode: the rowid, then the row in {@link DELIVERY_COLUMNS} order (RETURNING has no order). */
+const MARK_POLLED = `UPDATE herald_deliveries SET last_polled_at = ? WHERE rowid IN (${IDS}) RETURNING rowid, ${DELIVERY_COLUMNS.join(', ')}`;
 const NEXT_DUE_AT = `SELECT MIN(next_attempt_at) AS t FROM herald_deliveries INDEXED BY herald_deliveries_due WHERE ${ACTIVE_SQL}`;
 /** Cancel a delivery that is still waiting; a row in any other status is left alone (no row returned). */
 const CANCEL = `UPDATE herald_deliveries SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, updated_at = ?
@@ -104,8 +110,11 @@ const BY_PROVIDER_ID = `SELECT d.*, m.message AS message FROM herald_deliveries 
 
 const FIND_EVENT = 'SELECT delivery_id FROM herald_events WHERE backend = ? AND event_id = ?';
 const INSERT_EVENT = `INSERT INTO herald_events (backend, event_id, delivery_id, event_type, message_id, timestamp, recipient,
-  metadata, tags, reject_reason, description, mta_response, user_agent, click_url, raw, received_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  metadata, tags, reject_reason, description, mta_response, user_agent, click_url, raw, received_at, provider_status)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** The delivery an event names by Herald's id (providers that echo it back), only if it is this backend's. */
+const GET_FOR_BACKEND = `${SELECT_DELIVERY} WHERE d.id = ? AND d.backend = ?`;
+const SET_PROVIDER_STATUS = 'UPDATE herald_deliveries SET provider_status = ?, updated_at = ? WHERE id = ?';
 const SET_STATUS = 'UPDATE herald_deliveries SET status = ?, updated_at = ? WHERE id = ?';
 const DELETE_EVENT = 'DELETE FROM herald_events WHERE backend = ? AND event_id = ?';
 const EVENTS = 'SELECT * FROM herald_events WHERE delivery_id = ? ORDER BY received_at, rowid';
@@ -301,6 +310,10 @@ export interface Statements {
   release: Database.Statement<Params>;
   requeue: Database.Statement<Params, DeliveryRow>;
   nextDueAt: Database.Statement<Params, { t: number | null }>;
+  selectPolls: Database.Statement<Params, [number]>;
+  markPolled: Database.Statement<Params, unknown[]>;
+  getForBackend: Database.Statement<Params, DeliveryRow>;
+  setProviderStatus: Database.Statement<Params>;
   cancel: Database.Statement<Params, { id: string }>;
   get: Database.Statement<Params, DeliveryRow>;
   message: Database.Statement<Params, { message: string }>;
@@ -358,6 +371,10 @@ export function prepareAll(db: Database.Database): Statements {
     release: p(RELEASE),
     requeue: p(REQUEUE),
     nextDueAt: p(NEXT_DUE_AT),
+    selectPolls: raw<[number]>(SELECT_POLLS),
+    markPolled: raw<unknown[]>(MARK_POLLED),
+    getForBackend: p(GET_FOR_BACKEND),
+    setProviderStatus: p(SET_PROVIDER_STATUS),
     cancel: p(CANCEL),
     get: p(GET),
     message: p(MESSAGE),

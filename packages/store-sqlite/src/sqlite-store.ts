@@ -487,6 +487,17 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     return released;
   });
 
+  /** Pick in poll order, then mark: one transaction, so two workers never poll the same delivery at once. */
+  const claimPollsTx = db.transaction((backend: string, sentBefore: number, polledBefore: number, limit: number, now: number): Delivery[] => {
+    const s = ready();
+    const rowids = s.selectPolls.all(backend, sentBefore, polledBefore, limit).map((row) => row[0]);
+    if (rowids.length === 0) return [];
+    const byRowid = new Map(s.markPolled.all(now, JSON.stringify(rowids)).map((values) => [values[0] as number, values.slice(1)]));
+    const rows = rowids.map((rowid) => byRowid.get(rowid)!);
+    const messages = new Map(s.messages.all(JSON.stringify(rows.map((values) => values[0] as string))));
+    return rows.map((values) => toDeliveryFromValues(values, messages.get(values[0] as string) ?? null));
+  });
+
   /** One conditional UPDATE, and the row as it is afterwards, read in the same transaction. */
   const cancelTx = db.transaction((id: string, now: number, reason: string): Delivery | null => {
     const s = ready();
@@ -519,7 +530,9 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
         const delivery = row ? toDelivery(row) : null;
         return { inserted: false, delivery, statusChanged: false, previousStatus: delivery?.status ?? null };
       }
-      const row = event.messageId === null ? undefined : s.byProviderId.get(backend, event.messageId);
+      // A provider that echoes Herald's delivery id names the delivery; otherwise its message id finds it.
+      const named = event.deliveryId ? s.getForBackend.get(event.deliveryId, backend) : undefined;
+      const row = named ?? (event.messageId === null ? undefined : s.byProviderId.get(backend, event.messageId));
       s.insertEvent.run(
         backend,
         event.eventId,
@@ -537,9 +550,15 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
         event.clickUrl,
         json(event.raw),
         now,
+        event.providerStatus ?? null,
       );
       if (!row) return { inserted: true, delivery: null, statusChanged: false, previousStatus: null };
-      const delivery = toDelivery(row);
+      let delivery = toDelivery(row);
+      if (event.providerStatus) {
+        // Kept verbatim whether or not Herald's own status moves.
+        s.setProviderStatus.run(event.providerStatus, now, row.id);
+        delivery = { ...delivery, providerStatus: event.providerStatus, updatedAt: new Date(now) };
+      }
       const previousStatus = delivery.status;
       if (status === null || !canAdvance(previousStatus, status)) return { inserted: true, delivery, statusChanged: false, previousStatus };
       s.setStatus.run(status, now, row.id);
@@ -686,6 +705,13 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     async cancel(id, opts) {
       ownTransaction();
       return cancelTx.immediate(id, opts.now.getTime(), opts.reason);
+    },
+
+    async claimPolls(opts) {
+      const limit = Math.max(0, Math.floor(opts.limit));
+      if (limit === 0) return [];
+      ownTransaction();
+      return claimPollsTx.immediate(opts.backend, opts.sentBefore.getTime(), opts.polledBefore.getTime(), limit, opts.now.getTime());
     },
 
     async nextDueAt() {

@@ -33,7 +33,7 @@ describe('sqliteStore: migrations, list indexes, API keys', () => {
     await store.close();
   });
 
-  it('migration 4 on a version-3 database keeps its deliveries listable and its claim index; dry-run shows only 4 pending', async () => {
+  it('migrations 4 and 5 on a version-3 database keep its deliveries listable, claimable and pollable; dry-run shows 4 and 5 pending', async () => {
     const { path } = temp();
     const raw = new Database(path);
     raw.exec('CREATE TABLE herald_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
@@ -45,14 +45,18 @@ describe('sqliteStore: migrations, list indexes, API keys', () => {
       created_at, updated_at, next_attempt_at) VALUES (?, 'b', 'n', 'email', 'a@shop.dev', 'smtp', ?, 0, 5, ?, ?, ?)`);
     insert.run('old-1', 'failed', 1000, 1000, null);
     insert.run('old-2', 'queued', 2000, 2000, 2000);
+    insert.run('old-3', 'sent', 500, 600, null);
+    raw.prepare("UPDATE herald_deliveries SET sent_at = 600, provider_message_id = 'pm-3' WHERE id = 'old-3'").run();
     raw.close();
 
     const store = sqliteStore({ path });
-    expect((await store.migrations()).pending.map((m) => m.version)).toEqual([4]);
+    expect((await store.migrations()).pending.map((m) => m.version)).toEqual([4, 5]);
     await store.migrate();
     expect((await store.list({ status: 'failed' })).map((d) => d.id)).toEqual(['old-1']);
-    expect((await store.list({ address: 'a@shop.dev', before: new Date(2000), beforeId: 'old-2' })).map((d) => d.id)).toEqual(['old-1']);
+    expect((await store.list({ address: 'a@shop.dev', before: new Date(2000), beforeId: 'old-2' })).map((d) => d.id)).toEqual(['old-1', 'old-3']);
     expect((await store.claim({ owner: 'w', limit: 5, leaseMs: 1000, now: new Date(3000) })).map((d) => d.id)).toEqual(['old-2']);
+    const polls = await store.claimPolls({ backend: 'smtp', sentBefore: new Date(3000), polledBefore: new Date(3000), limit: 5, now: new Date(3000) });
+    expect(polls).toMatchObject([{ id: 'old-3', providerStatus: null, providerMessageId: 'pm-3' }]);
     await store.close();
   });
 
