@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHerald, defineNotification, type Herald, type Logger, type Notification, type Store } from '@herald/core';
-import { type CaptureBackend, captureBackend, memoryStore } from '@herald/core/testing';
+import { type CaptureBackend, captureBackend } from '@herald/core/testing';
 import { postmark } from '@herald/backend-postmark';
 import { postgresStore } from '@herald/store-postgres';
 import { sqliteStore } from '@herald/store-sqlite';
@@ -44,8 +44,7 @@ export interface StoreKind {
   make(): Promise<{ store: Store; cleanup(): Promise<void> }>;
 }
 
-export const STORES: Record<'memory' | 'sqlite' | 'postgres', StoreKind> = {
-  memory: { name: 'memory', make: async () => ({ store: memoryStore(), cleanup: async () => {} }) },
+export const STORES: Record<'sqlite' | 'postgres', StoreKind> = {
   sqlite: {
     name: 'sqlite',
     async make() {
@@ -58,9 +57,7 @@ export const STORES: Record<'memory' | 'sqlite' | 'postgres', StoreKind> = {
     async make() {
       const schema = `herald_server_${randomBytes(6).toString('hex')}`;
       return {
-        // The cast goes once store-postgres implements the whole contract (keys, cancel, keyset paging: in progress);
-        // until then `supports()` keeps it out of the suites.
-        store: postgresStore({ connectionString: PG_URL, schema }) as unknown as Store,
+        store: postgresStore({ connectionString: PG_URL, schema }),
         async cleanup() {
           const client = new pg.Client({ connectionString: PG_URL });
           await client.connect();
@@ -142,27 +139,8 @@ export async function startFixture(kind: StoreKind, options: ServerOptions = {},
   };
 }
 
-/**
- * The stores the suites run on: SQLite and PostgreSQL once they implement the parts the server needs (keys,
- * cancel, keyset paging — another change adds them); the in-memory store stands in only while neither does.
- */
-export async function storesUnderTest(): Promise<StoreKind[]> {
-  const out: StoreKind[] = [];
-  for (const kind of [STORES.sqlite, STORES.postgres]) if (await supports(kind)) out.push(kind);
-  return out.length ? out : [STORES.memory];
-}
-
-/**
- * Whether a store implements the parts the server needs (the SQL stores gain them in another change). Only the
- * methods decide: a store that has them but cannot connect fails its suite loudly.
- */
-export async function supports(kind: StoreKind): Promise<boolean> {
-  const { store, cleanup } = await kind.make();
-  const ok = ['saveKey', 'findKey', 'cancel', 'listSuppressions'].every((m) => typeof (store as unknown as Record<string, unknown>)[m] === 'function');
-  await store.close();
-  await cleanup();
-  return ok;
-}
+/** The stores every suite runs on: a SQLite file and a private PostgreSQL schema, each dropped afterwards. */
+export const STORES_UNDER_TEST: readonly StoreKind[] = [STORES.sqlite, STORES.postgres];
 
 export interface ClientRequest {
   method: string;

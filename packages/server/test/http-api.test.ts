@@ -7,10 +7,10 @@ import {
   curl,
   type Fixture,
   startFixture,
-  storesUnderTest,
+  STORES_UNDER_TEST,
 } from './_harness';
 
-const available = await storesUnderTest();
+const available = STORES_UNDER_TEST;
 
 type Body = Record<string, unknown>;
 const contact = (address: string, protocol = 'email') => ({ contacts: [{ protocol, address }] });

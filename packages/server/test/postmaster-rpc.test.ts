@@ -1,10 +1,10 @@
 import { createHerald, type TrackingEvent } from '@herald/core';
-import { captureBackend, memoryStore } from '@herald/core/testing';
+import { captureBackend } from '@herald/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, serve } from '../src/index';
-import { type ClientRequest, type ClientResponse, client, conformance, curl, type Fixture, startFixture, storesUnderTest, welcome } from './_harness';
+import { type ClientRequest, type ClientResponse, client, conformance, curl, type Fixture, STORES, STORES_UNDER_TEST, startFixture, welcome } from './_harness';
 
-const available = await storesUnderTest();
+const available = STORES_UNDER_TEST;
 
 type Rpc = { jsonrpc: '2.0'; id: number | string | null; result?: Record<string, unknown>; error?: { code: number; message: string; data?: { field?: string; code?: string } } };
 
@@ -277,7 +277,8 @@ describe("postmaster's JSON-RPC, configured", () => {
   });
 
   it("refuses rpc.enabled: true without the notification, and serves no /rpc with enabled: false", async () => {
-    const herald = createHerald({ store: memoryStore(), backends: [captureBackend({ protocol: 'email' })], notifications: [], logger: false });
+    const { store, cleanup } = await STORES.sqlite.make();
+    const herald = createHerald({ store, backends: [captureBackend({ protocol: 'email' })], notifications: [], logger: false });
     expect(() => createServer(herald, { rpc: { enabled: true } })).toThrow(/postmasterNotification/);
     const server = await serve(createServer(herald, { rpc: { enabled: false }, logger: false }), { port: 0 });
     try {
@@ -286,6 +287,7 @@ describe("postmaster's JSON-RPC, configured", () => {
     } finally {
       await server.close();
       await herald.close();
+      await cleanup();
     }
   });
 });

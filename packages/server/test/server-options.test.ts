@@ -3,9 +3,9 @@ import { ConfigError, createHerald, type Store } from '@herald/core';
 import { captureBackend, memoryStore } from '@herald/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createApiKey, createServer, isLoopback, listApiKeys, openApiDocument, revokeApiKey } from '../src/index';
-import { client, conformance, startFixture, storesUnderTest } from './_harness';
+import { client, conformance, startFixture, STORES_UNDER_TEST } from './_harness';
 
-const [kind] = await storesUnderTest();
+const [kind] = STORES_UNDER_TEST;
 
 const notify = (key: string | null, name = 'R') => ({
   method: 'POST',
@@ -127,8 +127,8 @@ describe('options', () => {
 });
 
 describe('API keys', () => {
-  it('stores only the SHA-256 of the key; lists and revokes by id', async () => {
-    const store = memoryStore();
+  it.each(STORES_UNDER_TEST)('stores only the SHA-256 of the key; lists and revokes by id ($name)', async (storeKind) => {
+    const { store, cleanup } = await storeKind.make();
     await store.migrate();
     const { id, key } = await createApiKey(store, { scopes: ['send', 'read'], name: 'billing' });
     expect(key).toMatch(new RegExp(`^hk_${id}_[A-Za-z0-9_-]{43}$`));
@@ -140,5 +140,7 @@ describe('API keys', () => {
     expect((await listApiKeys(store))[0]!.revokedAt).toBeInstanceOf(Date);
     await expect(createApiKey(store, { scopes: [] })).rejects.toThrow(ConfigError);
     await expect(createApiKey(store, { scopes: ['write' as never] })).rejects.toThrow(/unknown scope "write"/);
+    await store.close();
+    await cleanup();
   });
 });
