@@ -17,8 +17,7 @@ import {
   sendEmailNotification,
 } from '@herald/backend-govuk-notify';
 import { startFakeNotify } from '@herald/backend-govuk-notify/testing';
-import { createHerald, defineNotification, type Delivery, type Store, toNodeHandler } from '@herald/core';
-import { memoryStore } from '@herald/core/testing';
+import { createHerald, defineNotification, type Delivery, toNodeHandler } from '@herald/core';
 import { sqliteStore } from '@herald/store-sqlite';
 import { z } from 'zod';
 
@@ -50,13 +49,9 @@ const folder = mkdtempSync(join(tmpdir(), 'herald-govuk-notify-'));
 const common = { apiKey: notify.apiKey, baseUrl: notify.url, callbackToken: CALLBACK_TOKEN, poll: { after: '1s', every: '1s' } } as const;
 const email = govukNotifyEmail({ ...common, test: true }); // `test`: example.org addresses are accepted
 const sms = govukNotifySms(common);
-// A durable outbox: SQLite. Until @herald/store-sqlite has status polling (`claimPolls`), the memory store stands in.
-const durable = sqliteStore({ path: join(folder, 'herald.db') });
-const polls = typeof (durable as Partial<Store>).claimPolls === 'function';
-if (!polls) await durable.close();
-const store: Store = polls ? durable : memoryStore();
 const herald = createHerald({
-  store,
+  store: sqliteStore({ path: join(folder, 'herald.db') }), // a durable outbox, polled across workers
+
   backends: [email, sms],
   notifications: [govukNotifyEmailNotification, applicationReceived],
   retry: { maxAttempts: 4, maxAge: '1h', backoff: { type: 'fixed', delay: 200 } },
