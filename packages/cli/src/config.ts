@@ -3,7 +3,6 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, createHerald, type Herald, type HeraldOptions } from '@herald/core';
 import type { ServerOptions } from '@herald/server';
-import { createJiti } from 'jiti';
 
 /** Config file names looked for in the project root, in this order. */
 export const CONFIG_FILES = ['herald.config.ts', 'herald.config.mts', 'herald.config.js', 'herald.config.mjs'] as const;
@@ -74,17 +73,18 @@ export function findConfig(options: LoadConfigOptions): string {
 const BEFORE_EVALUATION = new Set(['ERR_UNKNOWN_FILE_EXTENSION', 'ERR_REQUIRE_CYCLE_MODULE', 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX', 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING', 'ERR_MODULE_NOT_FOUND']);
 
 /**
- * Import the config module. JavaScript goes through Node's own `import()`; TypeScript too when the runtime can
- * load it (type stripping, a registered loader), else through jiti, which transpiles it.
+ * Import the config module with Node's own `import()` when the runtime can load it (JavaScript; TypeScript with
+ * type stripping or a registered loader), else through jiti, which transpiles it (and a `.js` config's `.ts`
+ * imports).
  */
 async function importModule(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
-  if (!/\.[cm]?ts$/.test(file)) return (await import(url)) as Record<string, unknown>;
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
     if (!BEFORE_EVALUATION.has((error as { code?: string }).code ?? '')) throw error;
   }
+  const { createJiti } = await import('jiti');
   const jiti = createJiti(import.meta.url, { interopDefault: false });
   return await jiti.import<Record<string, unknown>>(file);
 }

@@ -1,9 +1,11 @@
 // A temporary project folder with a herald.config.ts, and the real `herald` binary run against it in child
-// processes. The binary is packages/cli/src/bin.ts run by Node with tsx and the `@herald/source` condition, so the
-// CLI and the config's own `@herald/*` imports both load the workspace's sources (nothing needs building first).
+// processes: the built dist/bin.js on plain Node (as installed; the TypeScript config goes through jiti) when every
+// package it loads is built and newer than its sources — CI builds before it tests —, else src/bin.ts through tsx
+// with the `@herald/source` condition, so the CLI and the config's `@herald/*` imports load the workspace's
+// sources and nothing needs building. HERALD_CLI_TEST_BIN=dist|source picks one.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -16,6 +18,32 @@ export const BIN = join(CLI_DIR, 'src', 'bin.ts');
 export const DIST_BIN = join(CLI_DIR, 'dist', 'bin.js');
 // tsx is the workspace root's dev dependency; its ESM loader, as a file URL for `--import`.
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href;
+
+/** The workspace packages the binary and the test configs load. */
+const LOADED = ['cli', 'core', 'server', 'store-sqlite', 'store-postgres', 'backend-smtp', 'backend-twilio'];
+
+/** Newest (or oldest) modification time of the files under `dir`. */
+function mtime(dir: string, pick: (a: number, b: number) => number, start: number): number {
+  let t = start;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    t = pick(t, entry.isDirectory() ? mtime(path, pick, start) : statSync(path).mtimeMs);
+  }
+  return t;
+}
+
+function distIsFresh(): boolean {
+  const packages = join(CLI_DIR, '..');
+  return LOADED.every((name) => {
+    const dist = join(packages, name, 'dist');
+    if (!existsSync(join(dist, 'index.js'))) return false;
+    return mtime(join(packages, name, 'src'), Math.max, 0) < mtime(dist, Math.min, Number.POSITIVE_INFINITY);
+  });
+}
+
+const choice = process.env.HERALD_CLI_TEST_BIN;
+/** Whether the tests run the built binary (see the top of this file). */
+export const USE_DIST = choice === 'dist' || (choice !== 'source' && distIsFresh());
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -30,7 +58,7 @@ export interface RunResult {
 export interface RunOptions {
   input?: string;
   env?: Record<string, string | undefined>;
-  /** Run the built dist/bin.js with plain Node instead of the sources. */
+  /** Run the built dist/bin.js with plain Node (default: {@link USE_DIST}). */
   dist?: boolean;
   /** Working directory, relative to the project folder. */
   cwd?: string;
@@ -62,7 +90,7 @@ export interface Project {
 const BASE_ENV = { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, HERALD_CONFIG: undefined } as Record<string, string | undefined>;
 
 function nodeArgs(args: readonly string[], options: RunOptions): string[] {
-  return [...(options.dist ? [DIST_BIN] : ['--conditions=@herald/source', '--import', TSX, BIN]), ...args];
+  return [...((options.dist ?? USE_DIST) ? [DIST_BIN] : ['--conditions=@herald/source', '--import', TSX, BIN]), ...args];
 }
 
 /** The command line running `herald <args>`, quoted for a POSIX shell (for `script`, which needs one string). */

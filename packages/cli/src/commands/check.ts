@@ -1,4 +1,5 @@
 import { createHerald, type Duration, type Herald, type HeraldOptions, toMs } from '@herald/core';
+import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { action, type CommonOptions, examples, type Runtime, withCommonOptions } from '../_command';
 import { CommandFailed } from '../_errors';
@@ -146,7 +147,7 @@ export function registerCheck(program: Command, runtime: Runtime): void {
       } catch (error) {
         // No config file at all is a usage error (exit 2); a config that throws is a problem this command reports.
         if (!(error instanceof ConfigLoadError) || error.missing) throw error;
-        file = error.file;
+        file = relative(io.cwd, error.file) || error.file;
         results = [{ name: 'config', status: 'problem', message: strip(error.message) }];
       }
       if (herald) {

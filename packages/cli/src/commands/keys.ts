@@ -1,14 +1,17 @@
 import { type ApiKeyRecord, NotFoundError } from '@herald/core';
-import { createApiKey, listApiKeys, revokeApiKey, SCOPES, type Scope } from '@herald/server';
+import type { Scope } from '@herald/server';
 import { type Command, InvalidArgumentError } from 'commander';
 import { action, type CommonOptions, examples, type Runtime, withCommonOptions } from '../_command';
 import { EXIT } from '../_output';
 import { list } from '../_parse';
 
-function scopes(value: string, previous: Scope[] = []): Scope[] {
-  const items = list(value);
-  for (const s of items) if (!(SCOPES as readonly string[]).includes(s)) throw new InvalidArgumentError(`"${s}" is not a scope; use ${SCOPES.join(', ')}.`);
-  return [...new Set([...previous, ...(items as Scope[])])];
+const server = () => import('@herald/server');
+
+/** `--scope`: checked against @herald/server's scopes (loaded only when a keys command runs) — a usage error. */
+async function checkedScopes(values: readonly string[]): Promise<Scope[]> {
+  const { SCOPES } = await server();
+  for (const s of values) if (!(SCOPES as readonly string[]).includes(s)) throw new InvalidArgumentError(`--scope: "${s}" is not a scope; use ${SCOPES.join(', ')}.`);
+  return [...new Set(values as Scope[])];
 }
 
 /** A key record as printed: never the hash (it is not secret, but nobody needs it). */
@@ -24,18 +27,19 @@ export function registerKeys(program: Command, runtime: Runtime): void {
   const create = keys
     .command('create')
     .description('create an API key and print it once')
-    .requiredOption('--scope <scopes>', `what the key may do, comma-separated: ${SCOPES.join(', ')} (admin includes the others)`, scopes)
+    .requiredOption('--scope <scopes>', 'what the key may do, comma-separated: send, read, admin (admin includes the others)', list)
     .option('--name <name>', 'what the key is for, shown in lists');
   withCommonOptions(create);
   examples(create, ['herald keys create --scope send,read --name billing-service', 'KEY=$(herald keys create --scope send --json | jq -r .key)']);
   create.action(
-    action<CommonOptions & { scope: Scope[]; name?: string }, []>(runtime, async ({ opts, out, load }) => {
+    action<CommonOptions & { scope: string[]; name?: string }, []>(runtime, async ({ opts, out, load }) => {
+      const scopes = await checkedScopes(opts.scope);
       const { herald } = await load();
       await herald.store.migrate();
-      const { id, key } = await createApiKey(herald.store, { scopes: opts.scope, ...(opts.name ? { name: opts.name } : {}) });
-      out.result({ id, key, scopes: opts.scope, name: opts.name ?? null }, () => {
+      const { id, key } = await (await server()).createApiKey(herald.store, { scopes, ...(opts.name ? { name: opts.name } : {}) });
+      out.result({ id, key, scopes, name: opts.name ?? null }, () => {
         out.line(key);
-        out.note(`key ${id} (${opts.scope.join(', ')}${opts.name ? `, ${opts.name}` : ''}): shown once — store it now; it cannot be recovered`);
+        out.note(`key ${id} (${scopes.join(', ')}${opts.name ? `, ${opts.name}` : ''}): shown once — store it now; it cannot be recovered`);
       });
       return EXIT.ok;
     }),
@@ -48,7 +52,7 @@ export function registerKeys(program: Command, runtime: Runtime): void {
     action<CommonOptions>(runtime, async ({ out, load }) => {
       const { herald } = await load();
       await herald.store.migrate();
-      const records = await listApiKeys(herald.store);
+      const records = await (await server()).listApiKeys(herald.store);
       out.result({ keys: records.map(shown) }, () => {
         if (!records.length) {
           out.line('no API keys (create one with herald keys create --scope send)');
@@ -70,7 +74,7 @@ export function registerKeys(program: Command, runtime: Runtime): void {
     action<CommonOptions, [string]>(runtime, async ({ out, load }, id) => {
       const { herald } = await load();
       await herald.store.migrate();
-      if (!(await revokeApiKey(herald.store, id))) throw new NotFoundError(`no active API key "${id}" (unknown, or revoked already)`);
+      if (!(await (await server()).revokeApiKey(herald.store, id))) throw new NotFoundError(`no active API key "${id}" (unknown, or revoked already)`);
       out.result({ id, revoked: true }, () => out.line(`key ${id} revoked`));
       return EXIT.ok;
     }),

@@ -5,7 +5,7 @@ import { CommandFailed, reportOf } from '../_errors';
 import { EXIT, type Output } from '../_output';
 import { type ContactArg, contact, duration, positiveInt, readData } from '../_parse';
 import { progressBar } from '../_progress';
-import { type BadLine, type GoodLine, readRecipients } from '../_recipients';
+import type { BadLine, GoodLine } from '../_recipients';
 
 interface SendOptions extends CommonOptions {
   data?: string;
@@ -165,6 +165,7 @@ export function registerSend(program: Command, runtime: Runtime): void {
         return EXIT.ok;
       }
 
+      const { readRecipients } = await import('../_recipients');
       const source = readRecipients(opts.recipients!, { ...(opts.format ? { format: opts.format } : {}), stdin: io.stdin, cwd: io.cwd });
       const bar = progressBar(io.stderr, out.errColor, summary.dryRun ? 'checking' : 'sending');
       let chunk: Chunk = [];

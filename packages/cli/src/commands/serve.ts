@@ -1,5 +1,5 @@
 import { ConfigError, type HeraldWorker } from '@herald/core';
-import { createServer, isLoopback, serve, type ServerOptions } from '@herald/server';
+import type { ServerOptions } from '@herald/server';
 import type { Command } from 'commander';
 import { action, type CommonOptions, examples, type Runtime, withCommonOptions } from '../_command';
 import { EXIT } from '../_output';
@@ -19,8 +19,14 @@ interface ServeOptions extends CommonOptions {
  * Keyless access only on this machine: postmaster's RPC had no authentication and its README says never to
  * expose the port. Binding it (or a keyless API) to another address takes an explicit flag.
  */
-export function refuseKeyless(server: ServerOptions, host: string, opts: Pick<ServeOptions, 'allowKeylessRpcOnPublicHost' | 'allowNoAuthOnPublicHost'>, file: string): void {
-  if (isLoopback(host)) return;
+export function refuseKeyless(
+  server: ServerOptions,
+  host: string,
+  loopback: boolean,
+  opts: Pick<ServeOptions, 'allowKeylessRpcOnPublicHost' | 'allowNoAuthOnPublicHost'>,
+  file: string,
+): void {
+  if (loopback) return;
   if (server.rpc?.auth === 'none' && server.rpc.enabled !== false && !opts.allowKeylessRpcOnPublicHost) {
     throw new ConfigError(
       `refusing keyless JSON-RPC (server.rpc.auth: 'none' in ${file}) on ${host}, which is not a loopback address: anyone who reaches it can send as you. Bind to 127.0.0.1, set rpc.auth to 'key', or pass --allow-keyless-rpc-on-public-host`,
@@ -52,8 +58,10 @@ export function registerServe(program: Command, runtime: Runtime): void {
       const shutdown = shutdownOn(signals);
       try {
         const config = await load();
+        // Loaded here, not at start-up: only serve needs the HTTP stack.
+        const { createServer, isLoopback, serve } = await import('@herald/server');
         const serverOptions = config.server ?? {};
-        refuseKeyless(serverOptions, opts.host, opts, config.displayPath);
+        refuseKeyless(serverOptions, opts.host, isLoopback(opts.host), opts, config.displayPath);
         const app = createServer(config.herald, serverOptions);
         const running = await serve(app, { port: opts.port, hostname: opts.host });
         // The URL goes first and alone on stdout so scripts can read it (`--port 0`).

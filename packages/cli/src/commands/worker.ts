@@ -1,7 +1,7 @@
 import { type Delivery, type Duration, redactAddress, toMs, type WorkerOptions } from '@herald/core';
 import type { Command } from 'commander';
 import { action, type CommonOptions, examples, type Runtime, withCommonOptions } from '../_command';
-import { type HealthServer, serveHealth, workerMetrics } from '../_health';
+import type { HealthServer } from '../_health';
 import { createLog } from '../_log';
 import { EXIT } from '../_output';
 import { duration, list, port, positiveInt } from '../_parse';
@@ -76,7 +76,9 @@ export function registerWorker(program: Command, runtime: Runtime): void {
           }),
           herald.on('failover', (d, change) => log('warn', 'delivery failed over', { ...about(d), from: change.from, to: change.to, reason: change.reason })),
         ];
-        const metrics = opts.health !== undefined ? workerMetrics(herald) : null;
+        // prom-client and the HTTP server load only when --health asks for them.
+        const healthModule = opts.health !== undefined ? await import('../_health') : null;
+        const metrics = healthModule ? healthModule.workerMetrics(herald) : null;
         const worker = herald.worker(options);
         log('info', 'worker started', {
           worker: worker.id,
@@ -85,8 +87,8 @@ export function registerWorker(program: Command, runtime: Runtime): void {
           concurrency: options.concurrency ?? 8,
           backends: (opts.backends ?? herald.backends.map((b) => b.name)).join(','),
         });
-        if (metrics && opts.health !== undefined) {
-          health = await serveHealth(herald, worker, metrics, { port: opts.health, host: opts.healthHost });
+        if (healthModule && metrics && opts.health !== undefined) {
+          health = await healthModule.serveHealth(herald, worker, metrics, { port: opts.health, host: opts.healthHost });
           log('info', 'health endpoint listening', { url: health.url, paths: '/healthz,/metrics' });
         }
         const signal = await shutdown.requested;
