@@ -1,4 +1,4 @@
-import { ABANDONED_ATTEMPT_ERROR } from '@herald/core';
+import { ABANDONED_ATTEMPT_ERROR, type DeliveryFilter, type DeliveryStatus } from '@herald/core';
 
 /**
  * Every statement of the PostgreSQL store, one named text per operation, grouped by the part of the `Store`
@@ -145,9 +145,6 @@ export function statements(s: string) {
         WHERE backend = $1 AND status IN ('sent', 'deferred') AND sent_at <= $2 AND (last_polled_at IS NULL OR last_polled_at <= $3)
         ORDER BY last_polled_at NULLS FIRST, sent_at LIMIT $4 FOR UPDATE SKIP LOCKED)
       UPDATE ${s}.deliveries SET last_polled_at = $5 FROM picked WHERE id = picked.picked_id RETURNING ${DELIVERY}`,
-    /** `list` and `count` append their WHERE (see `#where`). */
-    list: `SELECT ${DELIVERY} FROM ${s}.deliveries`,
-    count: `SELECT status, count(*)::int AS n FROM ${s}.deliveries`,
     attempts: `SELECT ${ATTEMPT} FROM ${s}.attempts WHERE delivery_id = $1 ORDER BY attempt, seq`,
     byProviderId: `SELECT ${DELIVERY} FROM ${s}.deliveries WHERE backend = $1 AND provider_message_id = $2
       ORDER BY created_at DESC, id DESC LIMIT 1`,
@@ -191,14 +188,20 @@ export function statements(s: string) {
     findKey: `SELECT ${API_KEY} FROM ${s}.api_keys WHERE id = $1`,
     listKeys: `SELECT ${API_KEY} FROM ${s}.api_keys ORDER BY created_at DESC, id DESC`,
     revokeKey: `UPDATE ${s}.api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING 1`,
-    touchKey: `UPDATE ${s}.api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`,
+    touchKey: `UPDATE ${s}.api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $2::timestamptz - interval '1 minute')`,
     appliedMigrations: `SELECT version FROM ${s}.herald_migrations ORDER BY version`,
 
     // ── lifecycle: prune (one short transaction per batch; attempts and events go by ON DELETE CASCADE) ──
 
+    // A row is written no earlier than it was created, so `created_at < $2` keeps every row `updated_at < $2` picks
+    // and bounds the scan of deliveries_status_created to the old end of each finished status (migration 5 dropped
+    // the updated_at index). A row whose updated_at lags its created_at (clocks skewed between machines) is pruned
+    // once the cut-off passes its created_at.
+
     pruneDeliveries: `WITH gone AS (
         DELETE FROM ${s}.deliveries WHERE id IN (
-          SELECT id FROM ${s}.deliveries WHERE status = ANY($1::text[]) AND updated_at < $2 LIMIT $3 FOR UPDATE SKIP LOCKED)
+          SELECT id FROM ${s}.deliveries WHERE status = ANY($1::text[]) AND status <> 'sending' AND created_at < $2 AND updated_at < $2
+          LIMIT $3 FOR UPDATE SKIP LOCKED)
         RETURNING 1)
       SELECT count(*)::int AS n FROM gone`,
     /** Tracking events that matched no delivery: nothing else would ever delete them. */
@@ -216,6 +219,85 @@ export function statements(s: string) {
 }
 
 export type Statements = ReturnType<typeof statements>;
+
+// ───────────────────────── built per filter: lists and counts ─────────────────────────
+
+/** WHERE clauses of a delivery filter, its status apart, numbering parameters after those already in `values`. */
+function filterClauses(filter: DeliveryFilter, values: unknown[]): string[] {
+  const clauses: string[] = [];
+  const add = (sql: string, ...params: unknown[]) => {
+    let text = sql;
+    for (const param of params) {
+      values.push(param);
+      text = text.replace('?', `$${values.length}`);
+    }
+    clauses.push(text);
+  };
+  if (filter.notification !== undefined) add('notification = ?', filter.notification);
+  if (filter.backend !== undefined) add('backend = ?', filter.backend);
+  if (filter.recipientId !== undefined) add('recipient_id = ?', filter.recipientId);
+  if (filter.address !== undefined) add('address = ?', filter.address);
+  if (filter.batchId !== undefined) add('batch_id = ?', filter.batchId);
+  if (filter.dedupeKey !== undefined) add('dedupe_key = ?', filter.dedupeKey);
+  if (filter.since !== undefined) add('created_at >= ?::timestamptz', filter.since);
+  if (filter.before !== undefined) {
+    // A row comparison walks the (…, created_at DESC, id DESC) indexes from the cursor on.
+    if (filter.beforeId === undefined) add('created_at < ?::timestamptz', filter.before);
+    else add('(created_at, id) < (?::timestamptz, ?::text)', filter.before, filter.beforeId);
+  }
+  return clauses;
+}
+
+function statusesOf(filter: DeliveryFilter): DeliveryStatus[] | undefined {
+  if (filter.status === undefined) return undefined;
+  return typeof filter.status === 'string' ? [filter.status] : [...new Set(filter.status)];
+}
+
+function where(clauses: readonly string[]): string {
+  return clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '';
+}
+
+/**
+ * The list indexes (migration 5) leave the leases in flight out, so every page reads two sides: rows not `sending`
+ * — one status at a time when the filter names statuses — through the index of the filter's column, and `sending`
+ * rows through `deliveries_sending`, which holds only those. Each side is cut at `limit` in index order; the merge
+ * of at most `sides × limit` rows is cut again.
+ */
+function sides(filter: DeliveryFilter, values: unknown[]): string[][] | null {
+  const clauses = filterClauses(filter, values);
+  const statuses = statusesOf(filter);
+  if (statuses?.length === 0) return null;
+  const wanted = statuses ?? [undefined, 'sending'];
+  return wanted.map((status) => {
+    if (status === 'sending') return ["status = 'sending'", ...clauses];
+    if (status === undefined) return ["status <> 'sending'", ...clauses];
+    values.push(status);
+    return [`status = $${values.length}`, "status <> 'sending'", ...clauses];
+  });
+}
+
+/** A `list` page for the (quoted) schema `s`, or null when it cannot match anything (an empty status list). */
+export function listQuery(s: string, filter: DeliveryFilter): { text: string; values: unknown[] } | null {
+  const values: unknown[] = [];
+  const parts = sides(filter, values);
+  if (!parts) return null;
+  let limit = '';
+  if (filter.limit !== undefined) {
+    values.push(Math.max(0, Math.floor(filter.limit)));
+    limit = ` LIMIT $${values.length}`;
+  }
+  const side = (clauses: string[]) => `SELECT ${DELIVERY} FROM ${s}.deliveries${where(clauses)} ORDER BY created_at DESC, id DESC${limit}`;
+  if (parts.length === 1) return { text: side(parts[0]!), values };
+  return { text: `${parts.map((clauses) => `(${side(clauses)})`).join(' UNION ALL ')} ORDER BY "createdAt" DESC, id DESC${limit}`, values };
+}
+
+/** `count` for the schema `s`: per status, each side through its indexes as in {@link listQuery}. */
+export function countQuery(s: string, filter: DeliveryFilter): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const parts = sides(filter, values) ?? [['false']];
+  const side = (clauses: string[]) => `SELECT status, count(*)::int AS n FROM ${s}.deliveries${where(clauses)} GROUP BY status`;
+  return { text: parts.map(side).join(' UNION ALL '), values };
+}
 
 /** The claim function of migration 3 (schema placeholder `{s}`): migration 2's, plus the abandoned-attempt log. */
 export const CLAIM_FUNCTION_V3 = `

@@ -30,7 +30,7 @@ import { Listener } from './_listener';
 import { rejectUnknownKeys } from './_options';
 import { type EventRow, eventJson, json, toEvent } from './_rows';
 import { DESCRIPTIONS, ident, MIGRATIONS, runMigrations } from './_schema';
-import { INSERT_COLUMNS, type Statements, statements } from './_sql';
+import { countQuery, INSERT_COLUMNS, listQuery, type Statements, statements } from './_sql';
 
 /**
  * Anything that runs a parameterized query on one connection: a `pg` `Client` / `PoolClient` inside your
@@ -181,6 +181,8 @@ export class PostgresStore implements Store {
   readonly #ownsPool: boolean;
   readonly #config: pg.PoolConfig;
   readonly #sql: Statements;
+  /** The schema name quoted as an identifier, for statements built per call. */
+  readonly #quoted: string;
   readonly #chunkSize: number;
   #everConnected = false;
   #listener: Listener | null = null;
@@ -193,7 +195,8 @@ export class PostgresStore implements Store {
     const schema = options.schema ?? 'herald';
     this.schema = schema;
     this.channel = `herald_${schema}`.slice(0, 63);
-    this.#sql = statements(ident(schema));
+    this.#quoted = ident(schema);
+    this.#sql = statements(this.#quoted);
     this.#chunkSize = options.chunkSize ?? 1000;
     if (options.pool) {
       this.#pool = options.pool;
@@ -580,51 +583,15 @@ export class PostgresStore implements Store {
     return rows[0] ?? null;
   }
 
-  #where(filter: DeliveryFilter, values: unknown[]): string {
-    const clauses: string[] = [];
-    const add = (sql: string, value: unknown) => {
-      values.push(value);
-      clauses.push(sql.replace('?', `$${values.length}`));
-    };
-    if (filter.status !== undefined) {
-      const statuses = typeof filter.status === 'string' ? [filter.status] : [...filter.status];
-      add('status = ANY(?::text[])', statuses);
-    }
-    if (filter.notification !== undefined) add('notification = ?', filter.notification);
-    if (filter.backend !== undefined) add('backend = ?', filter.backend);
-    if (filter.recipientId !== undefined) add('recipient_id = ?', filter.recipientId);
-    if (filter.address !== undefined) add('address = ?', filter.address);
-    if (filter.batchId !== undefined) add('batch_id = ?', filter.batchId);
-    if (filter.dedupeKey !== undefined) add('dedupe_key = ?', filter.dedupeKey);
-    if (filter.since !== undefined) add('created_at >= ?', filter.since);
-    if (filter.before !== undefined) {
-      if (filter.beforeId === undefined) add('created_at < ?', filter.before);
-      else {
-        // Keyset paging: a row-value comparison the (…, created_at DESC, id DESC) indexes serve.
-        values.push(filter.before, filter.beforeId);
-        clauses.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::text)`);
-      }
-    }
-    return clauses.length ? `WHERE ${clauses.join(' AND ')}` : '';
-  }
-
   async list(filter: DeliveryFilter = {}): Promise<Delivery[]> {
-    const values: unknown[] = [];
-    const where = this.#where(filter, values);
-    let limit = '';
-    if (filter.limit !== undefined) {
-      values.push(Math.max(0, Math.floor(filter.limit)));
-      limit = ` LIMIT $${values.length}`;
-    }
-    return this.#query<Delivery>(`${this.#sql.list} ${where} ORDER BY created_at DESC, id DESC${limit}`, values);
+    const query = listQuery(this.#quoted, filter);
+    return query ? this.#query<Delivery>(query.text, query.values) : [];
   }
 
   async count(filter: Omit<DeliveryFilter, 'status' | 'limit' | 'before'> = {}): Promise<DeliveryCounts> {
-    const values: unknown[] = [];
-    const where = this.#where(filter, values);
-    const rows = await this.#query<{ status: string; n: number }>(`${this.#sql.count} ${where} GROUP BY status`, values);
+    const query = countQuery(this.#quoted, filter);
     const counts: DeliveryCounts = {};
-    for (const row of rows) counts[row.status] = row.n;
+    for (const row of await this.#query<{ status: string; n: number }>(query.text, query.values)) counts[row.status] = row.n;
     return counts;
   }
 

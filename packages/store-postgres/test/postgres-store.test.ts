@@ -7,7 +7,7 @@ import { DATABASE_URL, dropSchemas, uniqueSchema } from './_pg';
 import { TcpProxy } from './_proxy';
 
 /** Versions in src/_schema.ts. */
-const MIGRATIONS = 4;
+const MIGRATIONS = 5;
 const schemas = new Set<string>();
 const stores: PostgresStore[] = [];
 
