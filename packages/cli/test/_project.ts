@@ -71,6 +71,8 @@ export interface Running {
   readonly stderr: string;
   /** Wait for a stdout line matching `test`. */
   waitForLine(test: RegExp, timeoutMs?: number): Promise<string>;
+  /** Wait until `count` stdout lines match `test` (log lines: no polling processes needed). */
+  waitForLines(test: RegExp, count: number, timeoutMs?: number): Promise<string[]>;
   /** Resolves with the exit code. */
   readonly exited: Promise<number | null>;
 }
@@ -243,22 +245,25 @@ export async function createProject(options: ProjectOptions): Promise<Project> {
         },
         exited,
         waitForLine(test, timeoutMs = 20_000) {
+          return this.waitForLines(test, 1, timeoutMs).then((found) => found[0]!);
+        },
+        waitForLines(test, count, timeoutMs = 20_000) {
           return new Promise((resolve, reject) => {
             const check = () => {
-              const line = lines.find((l) => test.test(l));
-              if (line !== undefined) {
+              const found = lines.filter((l) => test.test(l));
+              if (found.length >= count) {
                 waiters.delete(check);
                 clearTimeout(timer);
-                resolve(line);
+                resolve(found);
               } else if (child.exitCode !== null) {
                 waiters.delete(check);
                 clearTimeout(timer);
-                reject(new Error(`exited ${child.exitCode} before a line matched ${test}:\n${lines.join('\n')}\nstderr:\n${stderr}`));
+                reject(new Error(`exited ${child.exitCode} before ${count} lines matched ${test}:\n${lines.join('\n')}\nstderr:\n${stderr}`));
               }
             };
             const timer = setTimeout(() => {
               waiters.delete(check);
-              reject(new Error(`no line matched ${test} within ${timeoutMs} ms:\n${lines.join('\n')}\nstderr:\n${stderr}`));
+              reject(new Error(`fewer than ${count} lines matched ${test} within ${timeoutMs} ms:\n${lines.join('\n')}\nstderr:\n${stderr}`));
             }, timeoutMs);
             waiters.add(check);
             check();
